@@ -1,0 +1,22 @@
+"""bulk_tracker_core: the framework-free half of bulk-tracker. Never imports Django."""
+
+from .context import current_tracking_info, is_suspended, resolve_tracking_info, suspended, tracking
+from .diff import changed_fields, diff_rows, snapshot, values_equal
+from .objects import ModifiedObject, TrackingInfo, check_tracking_info
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ModifiedObject",
+    "TrackingInfo",
+    "changed_fields",
+    "check_tracking_info",
+    "current_tracking_info",
+    "diff_rows",
+    "is_suspended",
+    "resolve_tracking_info",
+    "snapshot",
+    "suspended",
+    "tracking",
+    "values_equal",
+]

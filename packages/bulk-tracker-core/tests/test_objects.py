@@ -1,0 +1,65 @@
+import pytest
+
+from bulk_tracker_core import ModifiedObject, TrackingInfo, check_tracking_info
+
+
+def test_modified_object_defaults_and_equality():
+    obj = ModifiedObject("row")
+    assert obj.changed_values == {}
+    assert obj == ModifiedObject("row", {})
+    assert ModifiedObject("row", {"a": 1}) != ModifiedObject("row", {"a": 2})
+    assert ModifiedObject("row") != ModifiedObject("other")
+    assert ModifiedObject("a").changed_values is not ModifiedObject("b").changed_values
+
+
+def test_modified_object_repr():
+    assert repr(ModifiedObject("row", {"a": 1})) == "ModifiedObject('row', changed_values={'a': 1})"
+
+
+def test_tracking_info_defaults():
+    info = TrackingInfo()
+    assert (info.user, info.comment, info.reason, info.system) == (None, None, None, None)
+    assert info.kwargs == {}
+    assert info.is_robust is False
+    assert TrackingInfo().kwargs is not info.kwargs
+    assert info == TrackingInfo()
+    assert TrackingInfo(comment="a") != TrackingInfo(comment="b")
+
+
+def test_tracking_info_kwargs_validation():
+    assert TrackingInfo(kwargs=None).kwargs == {}
+    assert TrackingInfo(kwargs={"k": 1}).kwargs == {"k": 1}
+    with pytest.raises(TypeError, match="kwargs must be a dict, got list"):
+        TrackingInfo(kwargs=[("k", 1)])
+
+
+def test_merged_with_inner_wins_and_kwargs_merge():
+    outer = TrackingInfo(user="alice", comment="outer", reason="why", kwargs={"a": 1, "b": 1})
+    inner = TrackingInfo(comment="inner", system="cron", kwargs={"b": 2, "c": 3}, is_robust=True)
+    merged = outer.merged_with(inner)
+    assert merged == TrackingInfo(
+        user="alice", comment="inner", reason="why", system="cron", kwargs={"a": 1, "b": 2, "c": 3}, is_robust=True
+    )
+    assert outer.kwargs == {"a": 1, "b": 1}
+    assert inner.kwargs == {"b": 2, "c": 3}
+
+
+def test_merged_with_keeps_outer_robust_and_falsy_inner_values():
+    merged = TrackingInfo(comment="outer", is_robust=True).merged_with(TrackingInfo(comment=""))
+    assert merged.comment == ""
+    assert merged.is_robust is True
+
+
+def test_check_tracking_info_accepts_info_and_none():
+    info = TrackingInfo()
+    assert check_tracking_info(info) is info
+    assert check_tracking_info(None) is None
+
+
+@pytest.mark.parametrize("value", [{"user": "x"}, "comment", 1])
+def test_check_tracking_info_type_error_says_what_was_expected_and_got(value):
+    with pytest.raises(TypeError) as excinfo:
+        check_tracking_info(value)
+    message = str(excinfo.value)
+    assert "TrackingInfo or None" in message
+    assert f"got {type(value).__name__}: {value!r}" in message
