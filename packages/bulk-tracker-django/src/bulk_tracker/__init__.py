@@ -1,0 +1,21 @@
+"""bulk_tracker: one signal per write operation of a tracked Django model, bulk operations included."""
+
+from bulk_tracker_core import (
+    ModifiedObject,
+    TrackingInfo,
+    current_tracking_info,
+    is_suspended,
+    suspended,
+    tracking,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ModifiedObject",
+    "TrackingInfo",
+    "current_tracking_info",
+    "is_suspended",
+    "suspended",
+    "tracking",
+]

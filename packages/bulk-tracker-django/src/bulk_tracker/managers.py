@@ -1,0 +1,230 @@
+"""The tracked queryset and manager: Django's bulk writes, plus one signal per operation."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db import connections, models, transaction
+from django.db.models.sql.subqueries import UpdateQuery
+
+from bulk_tracker_core import (
+    ModifiedObject,
+    TrackingInfo,
+    changed_fields,
+    check_tracking_info,
+    resolve_tracking_info,
+    suspended,
+    tracking,
+)
+
+from . import rows
+from .delivery import deliver, wants
+from .signals import post_create_signal, post_update_signal
+from .upserts import bulk_create_with_conflicts
+
+M = TypeVar("M", bound=models.Model)
+
+
+class BulkTrackerQuerySet(models.QuerySet[M]):
+    """A QuerySet whose writes send bulk_tracker signals after commit.
+
+    Every write method takes ``tracking_info_``; return values and errors are Django's.
+    """
+
+    def update(self, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> int:
+        info = resolve_tracking_info(tracking_info_)
+        query = self.query
+        if not wants(post_update_signal, self.model) or query.combinator or query.is_sliced or query.distinct_fields:
+            return super().update(**kwargs)  # untracked, or refused by Django with its own error
+        self._for_write = True
+        alias = self.db
+        written = _written_fields(self, kwargs)
+        attnames = list(dict.fromkeys(field.attname for field in written.values()))
+        with transaction.atomic(using=alias, savepoint=False):
+            old = rows.read_values(self, attnames)
+            # With row locks, write exactly the rows read: a row that starts to match the filter
+            # meanwhile must not be changed unreported. SQLite serialises writers instead.
+            target = self.filter(pk__in=list(old)) if connections[alias].features.has_select_for_update else self
+            count = models.QuerySet.update(target, **kwargs)
+            new = rows.fetch(self.model, alias, old)
+        changes = [
+            (new[pk], diff)
+            for pk in sorted(old, key=rows.pk_order)
+            if pk in new and (diff := changed_fields(old[pk], rows.attribute_values(new[pk], attnames)))
+        ]
+        deliver(post_update_signal, self.model, _as_written(changes, written, alias), info, alias)
+        return count
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_update(
+        self,
+        objs: Iterable[M],
+        fields: Sequence[str],
+        batch_size: int | None = None,
+        *,
+        tracking_info_: TrackingInfo | None = None,
+    ) -> int:
+        info = resolve_tracking_info(tracking_info_)
+        objs = tuple(objs)
+        if not wants(post_update_signal, self.model) or not objs or not fields:
+            return super().bulk_update(objs, fields, batch_size)
+        self._for_write = True
+        alias = self.db
+        opts = self.model._meta
+        attnames = list(dict.fromkeys(opts.get_field(name).attname for name in fields))
+        first: dict[Hashable, M] = {}
+        for obj in objs:
+            first.setdefault(obj.pk, obj)  # Django's CASE takes the first object of a pk
+        pks = [pk for pk in first if pk is not None]
+        with transaction.atomic(using=alias, savepoint=False):
+            old: dict[Hashable, rows.Row] = {}
+            for chunk in rows.chunks(pks, alias):
+                old.update(rows.read_values(self.filter(pk__in=chunk), attnames))
+            with suspended():  # Django's batches call update(); they are part of this operation
+                count = super().bulk_update(objs, fields, batch_size)
+            stale = [pk for pk in old if _needs_reload(first[pk], attnames)]
+            reloaded = rows.fetch(self.model, alias, stale) if stale else {}
+        by_attname = {field.attname: field for field in opts.concrete_fields}
+        changes = []
+        for pk in sorted(old, key=rows.pk_order):
+            instance = reloaded.get(pk, first[pk])
+            new_values = {name: by_attname[name].to_python(getattr(instance, name)) for name in attnames}
+            diff = changed_fields(old[pk], new_values)
+            if diff:
+                changes.append(ModifiedObject(instance, diff))
+        deliver(post_update_signal, self.model, changes, info, alias)
+        return count
+
+    bulk_update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_create(
+        self,
+        objs: Iterable[M],
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        update_fields: Sequence[str] | None = None,
+        unique_fields: Sequence[str] | None = None,
+        *,
+        tracking_info_: TrackingInfo | None = None,
+    ) -> list[M]:
+        info = resolve_tracking_info(tracking_info_)
+        options = {
+            "batch_size": batch_size,
+            "ignore_conflicts": ignore_conflicts,
+            "update_conflicts": update_conflicts,
+            "update_fields": update_fields,
+            "unique_fields": unique_fields,
+        }
+        track_updates = update_conflicts and wants(post_update_signal, self.model)
+        if not (wants(post_create_signal, self.model) or track_updates):
+            return super().bulk_create(objs, **options)
+        objs = list(objs)
+        self._for_write = True
+        alias = self.db
+        if not (ignore_conflicts or update_conflicts):
+            created = super().bulk_create(objs, **options)
+            deliver(post_create_signal, self.model, [ModifiedObject(obj) for obj in created], info, alias)
+            return created
+        with transaction.atomic(using=alias, savepoint=False):
+            result = bulk_create_with_conflicts(self, objs, options, super().bulk_create)
+        deliver(post_create_signal, self.model, [ModifiedObject(obj) for obj in result.created], info, alias)
+        deliver(post_update_signal, self.model, result.updated, info, alias)
+        return result.objs
+
+    bulk_create.alters_data = True  # type: ignore[attr-defined]
+
+    def create(self, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> M:
+        info = resolve_tracking_info(tracking_info_)
+        with _explicit(tracking_info_):
+            obj = super().create(**kwargs)
+        if not getattr(self.model, "_bulk_tracker_tracks_save", False) and wants(post_create_signal, self.model):
+            deliver(post_create_signal, self.model, [ModifiedObject(obj)], info, self.db)
+        return obj
+
+    create.alters_data = True  # type: ignore[attr-defined]
+
+    def get_or_create(
+        self, defaults: Any = None, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any
+    ) -> tuple[M, bool]:
+        with _explicit(tracking_info_):
+            return super().get_or_create(defaults, **kwargs)
+
+    get_or_create.alters_data = True  # type: ignore[attr-defined]
+
+    def update_or_create(
+        self, defaults: Any = None, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any
+    ) -> tuple[M, bool]:
+        with _explicit(tracking_info_):
+            return super().update_or_create(defaults, **kwargs)
+
+    update_or_create.alters_data = True  # type: ignore[attr-defined]
+
+    # Django's async twins name their arguments, so tracking_info_ needs passing through.
+    async def abulk_create(
+        self, objs: Iterable[M], *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any
+    ) -> list[M]:
+        return await sync_to_async(self.bulk_create)(objs, *args, tracking_info_=tracking_info_, **kwargs)
+
+    abulk_create.alters_data = True  # type: ignore[attr-defined]
+
+    async def abulk_update(
+        self,
+        objs: Iterable[M],
+        fields: Sequence[str],
+        batch_size: int | None = None,
+        *,
+        tracking_info_: TrackingInfo | None = None,
+    ) -> int:
+        return await sync_to_async(self.bulk_update)(objs, fields, batch_size, tracking_info_=tracking_info_)
+
+    abulk_update.alters_data = True  # type: ignore[attr-defined]
+
+
+class BulkTrackerManager(models.manager.BaseManager.from_queryset(BulkTrackerQuerySet)):  # type: ignore[misc]
+    """The default manager of tracked models; combine with ``from_queryset(MyQuerySet)``."""
+
+
+def _explicit(tracking_info_: object) -> AbstractContextManager[Any]:
+    """Make an explicit ``tracking_info_`` the context of the save() calls a method makes."""
+    info = check_tracking_info(tracking_info_)
+    return nullcontext() if info is None else tracking(info, replace=True)
+
+
+def _written_fields(queryset: models.QuerySet[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The field behind each keyword of ``update()``, validated exactly as Django validates them."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(kwargs)  # raises Django's FieldError for names it refuses
+    opts = queryset.model._meta
+    return {key: opts.pk if key == "pk" else opts.get_field(key) for key in kwargs}
+
+
+def _as_written(
+    changes: list[tuple[models.Model, dict[str, Any]]], written: dict[str, Any], alias: str
+) -> list[ModifiedObject[Any]]:
+    """Key old values by the names the caller wrote: ``author=`` reports the old Author."""
+    by_object = [key for key, field in written.items() if field.is_relation and key == field.name]
+    related = {
+        key: rows.related_objects(written[key], alias, (diff.get(written[key].attname) for _, diff in changes))
+        for key in by_object
+    }
+    result = []
+    for instance, diff in changes:
+        values = {}
+        for key, field in written.items():
+            if field.attname in diff:
+                old = diff[field.attname]
+                values[key] = related[key].get(old) if key in related else old
+        result.append(ModifiedObject(instance, values))
+    return result
+
+
+def _needs_reload(obj: models.Model, attnames: Sequence[str]) -> bool:
+    """True when the object passed to bulk_update cannot show the row as written."""
+    return bool(obj.get_deferred_fields()) or any(
+        hasattr(getattr(obj, name), "resolve_expression") for name in attnames
+    )

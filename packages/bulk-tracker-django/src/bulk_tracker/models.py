@@ -1,0 +1,90 @@
+"""BulkTrackerModel: the abstract base that also tracks single-row create(), save() and delete()."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from model_utils import FieldTracker
+
+from bulk_tracker_core import ModifiedObject, TrackingInfo, resolve_tracking_info, snapshot, values_equal
+
+from .delivery import deliver, wants
+from .managers import BulkTrackerManager
+from .signals import post_create_signal, post_update_signal
+
+
+def find_field_tracker(model: type[models.Model]) -> str | None:
+    """The attribute name of ``model``'s FieldTracker, or None."""
+    for klass in model.__mro__:
+        for name, value in vars(klass).items():
+            if isinstance(value, FieldTracker):
+                return name
+    return None
+
+
+class BulkTrackerModel(models.Model):
+    """Abstract model whose bulk and single-row writes send bulk_tracker signals.
+
+    Single-row ``save()`` needs ``tracker = FieldTracker()`` to know the old values.
+    """
+
+    objects: ClassVar[BulkTrackerManager] = BulkTrackerManager()
+    _bulk_tracker_tracks_save: ClassVar[bool] = True
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> None:
+        info = resolve_tracking_info(tracking_info_)
+        model = type(self)
+        creating = self._state.adding
+        if not wants(post_create_signal if creating else post_update_signal, model):
+            return super().save(*args, **kwargs)
+        changed = {} if creating else self._unsaved_changes(kwargs.get("update_fields"))
+        self._bulk_tracker_inserted = False
+        super().save(*args, **kwargs)
+        using = self._state.db or "default"
+        if self._bulk_tracker_inserted:
+            if wants(post_create_signal, model):
+                deliver(post_create_signal, model, [ModifiedObject(self)], info, using)
+        elif changed and wants(post_update_signal, model):
+            deliver(post_update_signal, model, [ModifiedObject(self, changed)], info, using)
+
+    save.alters_data = True  # type: ignore[attr-defined]
+
+    async def asave(self, *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> None:
+        return await sync_to_async(self.save)(*args, tracking_info_=tracking_info_, **kwargs)
+
+    asave.alters_data = True  # type: ignore[attr-defined]
+
+    def _do_insert(self, *args: Any, **kwargs: Any) -> Any:
+        # The one place Django decides "this save inserts": _state.adding alone cannot tell
+        # (a new instance with an existing pk is saved with an UPDATE).
+        self._bulk_tracker_inserted = True
+        return super()._do_insert(*args, **kwargs)
+
+    def _unsaved_changes(self, update_fields: Any) -> dict[str, Any]:
+        """``{attname: old value}`` of the fields this save will write, from the FieldTracker."""
+        name = find_field_tracker(type(self))
+        if name is None:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} has no FieldTracker, so bulk_tracker cannot report what save() "
+                "changes. Add `tracker = FieldTracker()` (from model_utils) to the model."
+            )
+        tracker = getattr(self, name)
+        selected = None
+        if update_fields is not None:
+            opts = self._meta
+            selected = set(update_fields) | {opts.get_field(f).attname for f in update_fields}
+        deferred = self.get_deferred_fields()
+        changed = {}
+        for field in tracker.fields:
+            if (selected is not None and field not in selected) or (field in deferred and field not in self.__dict__):
+                continue
+            old = tracker.previous(field)
+            if not values_equal(old, tracker.get_field_value(field)):
+                changed[field] = snapshot(old)
+        return changed

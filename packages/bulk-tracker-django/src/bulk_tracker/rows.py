@@ -1,0 +1,97 @@
+"""Reading rows around a write: old values under a row lock, new rows through the base manager."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Hashable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from django.db import connections, models
+from django.db.models.fields.related import ForeignObject
+
+M = TypeVar("M", bound=models.Model)
+Row = dict[str, Any]
+_SQLITE_LIMIT_VARIABLE_NUMBER = 9  # sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, named there from Python 3.11
+
+
+def max_params(alias: str) -> int:
+    """How many parameters one statement on ``alias`` may carry (the real limit, not Django's guess)."""
+    connection = connections[alias]
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        getlimit = getattr(connection.connection, "getlimit", None)
+        if getlimit is not None:  # Python 3.11+
+            return int(getlimit(_SQLITE_LIMIT_VARIABLE_NUMBER))
+        return 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+    return int(connection.features.max_query_params or 65535)
+
+
+def chunks(values: Sequence[Any], alias: str, per_item: int = 1) -> Iterator[Sequence[Any]]:
+    """Split ``values`` so that no statement on ``alias`` exceeds its parameter limit."""
+    size = max(1, max_params(alias) // per_item - 1)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def lock_targets(opts: Any) -> tuple[str, ...]:
+    """``select_for_update(of=...)`` names: the model's own rows and those of its MTI parents."""
+    names = ["self"]
+
+    def walk(meta: Any, prefix: str) -> None:
+        for link in meta.parents.values():
+            if link is not None:
+                names.append(prefix + link.name)
+                walk(link.related_model._meta, f"{prefix}{link.name}__")
+
+    walk(opts, "")
+    return tuple(names)
+
+
+def lock(queryset: models.QuerySet[M]) -> models.QuerySet[M]:
+    """``queryset`` reading under a row lock where the backend has one (a no-op on SQLite)."""
+    features = connections[queryset.db].features
+    if not features.has_select_for_update:
+        return queryset
+    queryset = queryset.order_by("pk")  # one lock order for every caller: no deadlock between them
+    queryset.query.distinct = False  # FOR UPDATE refuses DISTINCT; rows are keyed by pk anyway
+    if features.has_select_for_update_of:
+        return queryset.select_for_update(of=lock_targets(queryset.model._meta))
+    return queryset.select_for_update()
+
+
+def read_values(queryset: models.QuerySet[Any], attnames: Sequence[str]) -> dict[Hashable, Row]:
+    """``{pk: {attname: value}}`` of the rows ``queryset`` matches, locked until the transaction ends."""
+    values = lock(queryset).values_list("pk", *attnames)
+    return {pk: dict(zip(attnames, row, strict=True)) for pk, *row in values.iterator()}
+
+
+def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashable, M]:
+    """Full instances of ``pks`` through the base manager (a default manager must not hide rows)."""
+    manager = model._base_manager.db_manager(alias)
+    found: dict[Hashable, M] = {}
+    ordered = sorted(pks, key=pk_order)
+    for chunk in chunks(ordered, alias):
+        found.update((obj.pk, obj) for obj in manager.filter(pk__in=chunk))
+    return found
+
+
+def related_objects(field: ForeignObject, alias: str, values: Iterable[Any]) -> dict[Any, models.Model]:
+    """Related instances of ``field`` for the given raw values, in one query per parameter chunk."""
+    wanted = sorted({value for value in values if value is not None}, key=pk_order)
+    if not wanted:
+        return {}
+    target = field.target_field
+    manager = field.related_model._base_manager.db_manager(alias)
+    found: dict[Any, models.Model] = {}
+    for chunk in chunks(wanted, alias):
+        found.update((getattr(obj, target.attname), obj) for obj in manager.filter(**{f"{target.name}__in": chunk}))
+    return found
+
+
+def attribute_values(obj: models.Model, attnames: Iterable[str]) -> Row:
+    return {name: getattr(obj, name) for name in attnames}
+
+
+def pk_order(value: Any) -> tuple[str, Any]:
+    """A sort key that keeps rows in primary-key order whatever the key type."""
+    return (type(value).__name__, value)

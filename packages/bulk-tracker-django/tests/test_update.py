@@ -1,0 +1,204 @@
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import FieldDoesNotExist, FieldError
+from django.db import connection
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce, Upper
+from django.test.utils import CaptureQueriesContext
+
+from bulk_tracker import TrackingInfo, tracking
+from bulk_tracker.helper_objects import ModifiedObject
+from testapp.models import Article, Author, Book, Note, Place, Restaurant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def books():
+    ann, bob = Author.objects.create(name="Ann"), Author.objects.create(name="Bob")
+    return [
+        Book.objects.create(title="a", price=Decimal("5.00"), stock=1, author=ann),
+        Book.objects.create(title="b", price=Decimal("7.00"), stock=0, author=ann),
+        Book.objects.create(title="c", price=Decimal("9.00"), stock=3, author=bob),
+    ]
+
+
+def test_plain_value_reports_only_rows_that_changed(books, received):
+    received.calls.clear()
+    with received.committing():
+        count = Book.objects.update(stock=3)
+    assert count == 3
+    call = received.only("update")
+    assert call.sender is Book
+    assert call.using == "default"
+    assert call.objects == [ModifiedObject(books[0], {"stock": 1}), ModifiedObject(books[1], {"stock": 0})]
+    assert [o.instance.stock for o in call.objects] == [3, 3]
+
+
+def test_f_expression_reports_stored_old_values(books, received):
+    received.calls.clear()
+    with received.committing():
+        Book.objects.filter(author__name="Ann").update(price=F("price") * 2)
+    call = received.only("update")
+    assert call.objects == [
+        ModifiedObject(books[0], {"price": Decimal("5.00")}),
+        ModifiedObject(books[1], {"price": Decimal("7.00")}),
+    ]
+    assert [o.instance.price for o in call.objects] == [Decimal("10.00"), Decimal("14.00")]
+
+
+def test_case_when_and_functions(books, received):
+    received.calls.clear()
+    with received.committing():
+        Book.objects.update(
+            title=Upper("title"),
+            stock=Case(When(stock=0, then=Value(10)), default=F("stock")),
+            rating=Coalesce("rating", Value(1.5)),
+        )
+    call = received.only("update")
+    assert [o.changed_values for o in call.objects] == [
+        {"title": "a", "rating": None},
+        {"title": "b", "stock": 0, "rating": None},
+        {"title": "c", "rating": None},
+    ]
+    assert [(o.instance.title, o.instance.stock, o.instance.rating) for o in call.objects] == [
+        ("A", 1, 1.5),
+        ("B", 10, 1.5),
+        ("C", 3, 1.5),
+    ]
+
+
+def test_foreign_key_by_object_reports_old_object_in_one_query(books, received):
+    cid = Author.objects.create(name="Cid")
+    received.calls.clear()
+    with received.committing(), CaptureQueriesContext(connection) as queries:
+        Book.objects.update(author=cid)
+    call = received.only("update")
+    assert [o.changed_values for o in call.objects] == [
+        {"author": books[0].author},
+        {"author": books[1].author},
+        {"author": books[2].author},
+    ]
+    assert [o.changed_values["author"].name for o in call.objects] == ["Ann", "Ann", "Bob"]
+    assert len(queries) == 4  # lock old ids, UPDATE, read rows, read the old authors
+
+
+def test_foreign_key_by_id_reports_old_id(books, received):
+    cid = Author.objects.create(name="Cid")
+    received.calls.clear()
+    with received.committing():
+        Book.objects.filter(pk=books[2].pk).update(author_id=cid.pk)
+    assert received.only("update").objects == [ModifiedObject(books[2], {"author_id": books[2].author_id})]
+
+
+def test_filter_on_the_changed_field(books, received):
+    received.calls.clear()
+    with received.committing():
+        Book.objects.filter(stock__lt=2).update(stock=F("stock") + 5)
+    assert received.only("update").objects == [
+        ModifiedObject(books[0], {"stock": 1}),
+        ModifiedObject(books[1], {"stock": 0}),
+    ]
+
+
+def test_update_that_changes_nothing_sends_nothing(books, received):
+    received.calls.clear()
+    with received.committing():
+        assert Book.objects.filter(stock=3).update(stock=3) == 1
+        assert Book.objects.filter(stock=99).update(stock=1) == 0
+    assert received.calls == []
+
+
+def test_instance_has_every_field_loaded(books, received):
+    received.calls.clear()
+    with received.committing():
+        Book.objects.filter(pk=books[0].pk).update(stock=8)
+    instance = received.only("update").objects[0].instance
+    with CaptureQueriesContext(connection) as queries:
+        loaded = (instance.title, instance.price, instance.author_id, instance.data)
+    assert loaded == ("a", Decimal("5.00"), books[0].author_id, {})
+    assert len(queries) == 0
+
+
+def test_tracking_info_explicit_and_from_context(books, received):
+    explicit = TrackingInfo(comment="explicit", kwargs={"a": 1})
+    received.calls.clear()
+    with received.committing(), tracking(user="ctx-user", comment="context"):
+        Book.objects.filter(pk=books[0].pk).update(stock=10)
+        Book.objects.filter(pk=books[0].pk).update(stock=11, tracking_info_=explicit)
+    assert [c.tracking_info for c in received.calls] == [TrackingInfo(user="ctx-user", comment="context"), explicit]
+
+
+def test_wrong_tracking_info_type_is_refused_before_any_query(books, received):
+    received.calls.clear()
+    with CaptureQueriesContext(connection) as queries, pytest.raises(TypeError, match="TrackingInfo"):
+        Book.objects.update(stock=1, tracking_info_={"user": "x"})
+    assert len(queries) == 0
+    assert received.calls == []
+
+
+def test_unknown_field_is_djangos_error_and_nothing_is_written(books, received):
+    received.calls.clear()
+    with received.committing(), pytest.raises(FieldDoesNotExist):
+        Book.objects.update(nonsense=1)
+    with received.committing(), pytest.raises(FieldError):
+        Book.objects.update(stock=F("nonsense"))
+    assert received.calls == []
+
+
+def test_sliced_queryset_is_refused_like_django(books, received):
+    received.calls.clear()
+    with pytest.raises(TypeError, match=r"Cannot update a query once a slice has been taken\."):
+        Book.objects.all()[:1].update(stock=5)
+    assert received.calls == []
+    assert sorted(Book.objects.values_list("stock", flat=True)) == [0, 1, 3]
+
+
+def test_soft_deleting_default_manager_still_reports_the_row(received):
+    article = Article.objects.create(title="t")
+    received.calls.clear()
+    with received.committing():
+        assert Article.objects.filter(pk=article.pk).update(is_deleted=True) == 1
+    call = received.only("update")
+    assert call.objects == [ModifiedObject(article, {"is_deleted": False})]
+    assert call.objects[0].instance.is_deleted is True
+
+
+def test_multi_table_child_reports_own_and_parent_fields(received):
+    r = Restaurant.objects.create(name="Luigi", serves=10)
+    Place.objects.create(name="Park")
+    received.calls.clear()
+    with received.committing():
+        assert Restaurant.objects.update(name="Mario", serves=20) == 1
+    call = received.only("update")
+    assert call.sender is Restaurant
+    assert call.objects == [ModifiedObject(r, {"name": "Luigi", "serves": 10})]
+    assert (call.objects[0].instance.name, call.objects[0].instance.serves) == ("Mario", 20)
+
+
+def test_queryset_only_model_is_tracked(received):
+    note = Note.objects.create(text="x")
+    received.calls.clear()
+    with received.committing():
+        Note.objects.update(text="y")
+    assert received.only("update").objects == [ModifiedObject(note, {"text": "x"})]
+
+
+def test_custom_queryset_method_chains(books, received):
+    received.calls.clear()
+    with received.committing():
+        Book.objects.cheap().filter(price__gt=6).update(stock=0)
+    assert received.only("update").objects == [ModifiedObject(books[2], {"stock": 3})]
+
+
+@pytest.mark.django_db(databases=["default", "other"])
+def test_other_database(received):
+    author = Author.objects.using("other").create(name="Far")
+    received.calls.clear()
+    with received.committing():
+        assert Author.objects.using("other").update(name="Near") == 1
+    call = received.only("update")
+    assert call.using == "other"
+    assert call.objects == [ModifiedObject(author, {"name": "Far"})]
+    assert call.objects[0].instance._state.db == "other"

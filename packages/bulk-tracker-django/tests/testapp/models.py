@@ -1,0 +1,103 @@
+from django.db import models
+from model_utils import FieldTracker
+
+from bulk_tracker.managers import BulkTrackerManager, BulkTrackerQuerySet
+from bulk_tracker.models import BulkTrackerModel
+
+
+class Author(BulkTrackerModel):
+    name = models.CharField(max_length=100)
+    email = models.CharField(max_length=100, unique=True, null=True, blank=True)
+
+    tracker = FieldTracker()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BookQuerySet(BulkTrackerQuerySet["Book"]):
+    def cheap(self) -> "BookQuerySet":
+        return self.filter(price__lt=10)
+
+
+class Book(BulkTrackerModel):
+    title = models.CharField(max_length=100)
+    price = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    stock = models.IntegerField(default=0)
+    rating = models.FloatField(null=True, blank=True)
+    author = models.ForeignKey(Author, null=True, blank=True, on_delete=models.CASCADE, related_name="books")
+    data = models.JSONField(default=dict, blank=True)
+    published = models.DateTimeField(null=True, blank=True)
+
+    objects = BulkTrackerManager.from_queryset(BookQuerySet)()
+    tracker = FieldTracker()
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Tag(BulkTrackerModel):
+    name = models.CharField(max_length=50, unique=True)
+    color = models.CharField(max_length=20, default="grey")
+    uses = models.IntegerField(default=0)
+
+    tracker = FieldTracker()
+
+
+class Edition(BulkTrackerModel):
+    """Unique across two columns, for upserts on a composite key."""
+
+    isbn_prefix = models.CharField(max_length=10)
+    number = models.IntegerField()
+    copies = models.IntegerField(default=0)
+
+    tracker = FieldTracker()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["isbn_prefix", "number"], name="edition_key")]
+
+
+class AliveQuerySet(BulkTrackerQuerySet["Article"]):
+    pass
+
+
+class AliveManager(BulkTrackerManager.from_queryset(AliveQuerySet)):  # type: ignore[misc]
+    def get_queryset(self) -> AliveQuerySet:
+        return super().get_queryset().filter(is_deleted=False)
+
+
+class Article(BulkTrackerModel):
+    """Its default manager hides soft-deleted rows."""
+
+    title = models.CharField(max_length=100)
+    is_deleted = models.BooleanField(default=False)
+
+    objects = AliveManager()
+    all_objects = BulkTrackerManager()
+    tracker = FieldTracker()
+
+
+class Place(BulkTrackerModel):
+    name = models.CharField(max_length=100)
+
+    tracker = FieldTracker()
+
+
+class Restaurant(Place):
+    serves = models.IntegerField(default=0)
+
+    tracker = FieldTracker()
+
+
+class Note(models.Model):
+    """Not a BulkTrackerModel: only its queryset is tracked."""
+
+    text = models.CharField(max_length=100)
+
+    objects = BulkTrackerQuerySet.as_manager()
+
+
+class Untracked(BulkTrackerModel):
+    """A BulkTrackerModel without a FieldTracker (system check W001)."""
+
+    value = models.IntegerField(default=0)

@@ -1,0 +1,1 @@
+"""pytest plugin entry point of bulk-tracker-testing (fixtures arrive with the testing issue)."""
