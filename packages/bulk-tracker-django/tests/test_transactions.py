@@ -12,7 +12,7 @@ from testapp.models import Author
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class Boom(Exception):
+class BoomError(Exception):
     pass
 
 
@@ -32,9 +32,13 @@ def test_delivered_after_the_outer_block_commits(author, received):
 
 def test_rollback_delivers_nothing(author, received):
     received.calls.clear()
-    with pytest.raises(Boom), transaction.atomic():
-        Author.objects.update(name="after")
-        raise Boom
+    def update_then_fail() -> None:
+        with transaction.atomic():
+            Author.objects.update(name="after")
+            raise BoomError
+
+    with pytest.raises(BoomError):
+        update_then_fail()
     assert received.calls == []
     assert Author.objects.get().name == "before"
 
@@ -47,8 +51,8 @@ def test_rolled_back_savepoint_delivers_nothing_of_its_own(author, received):
         try:
             with transaction.atomic():
                 Author.objects.filter(pk=author.pk).update(name="dropped")
-                raise Boom
-        except Boom:
+                raise BoomError
+        except BoomError:
             pass
     call = received.only("update")
     assert [(o.instance.pk, o.changed_values) for o in call.objects] == [(other.pk, {"name": "other"})]
@@ -62,7 +66,7 @@ def test_autocommit_delivers_immediately(author, received):
 
 def test_robust_mode_logs_failures_runs_every_receiver_and_keeps_the_write(author, received, caplog):
     def failing(**kwargs):
-        raise Boom("receiver failed")
+        raise BoomError("receiver failed")
 
     post_update_signal.connect(failing, sender=Author, weak=False)
     try:
@@ -74,17 +78,17 @@ def test_robust_mode_logs_failures_runs_every_receiver_and_keeps_the_write(autho
     assert len(received.of("update")) == 1
     assert Author.objects.get().name == "after"
     [record] = [r for r in caplog.records if r.name == "bulk_tracker"]
-    assert record.exc_info[0] is Boom
+    assert record.exc_info[0] is BoomError
     assert "testapp.Author" in record.getMessage()
 
 
 def test_non_robust_failure_reaches_the_caller_after_commit(author):
     def failing(**kwargs):
-        raise Boom("receiver failed")
+        raise BoomError("receiver failed")
 
     post_update_signal.connect(failing, sender=Author, weak=False)
     try:
-        with pytest.raises(Boom):
+        with pytest.raises(BoomError):
             Author.objects.update(name="after")
     finally:
         post_update_signal.disconnect(failing, sender=Author)
