@@ -32,6 +32,7 @@ def test_delivered_after_the_outer_block_commits(author, received):
 
 def test_rollback_delivers_nothing(author, received):
     received.calls.clear()
+
     def update_then_fail() -> None:
         with transaction.atomic():
             Author.objects.update(name="after")
