@@ -23,7 +23,7 @@ from bulk_tracker_core import (
 from . import rows
 from .delivery import deliver, wants
 from .signals import post_create_signal, post_update_signal
-from .upserts import bulk_create_with_conflicts
+from .upserts import bulk_create_with_conflicts, check_options
 
 M = TypeVar("M", bound=models.Model)
 
@@ -72,21 +72,33 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
         objs = tuple(objs)
         if not wants(post_update_signal, self.model) or not objs or not fields:
             return super().bulk_update(objs, fields, batch_size)
+        # Django's own checks come first, outside the transaction below: raised inside it, they
+        # would mark the caller's enclosing transaction as broken, which Django's bulk_update() does not.
+        super().bulk_update((), fields, batch_size)  # fields and batch_size; no query for no objects
+        if any(obj.pk is None for obj in objs):
+            return super().bulk_update(objs, fields, batch_size)  # Django's ValueError
+        opts = self.model._meta
+        written = [opts.get_field(name) for name in fields]
+        for obj in objs:  # Django's ValueError for an unsaved related object
+            obj._prepare_related_fields_for_save(operation_name="bulk_update", fields=written)
         self._for_write = True
         alias = self.db
-        opts = self.model._meta
-        attnames = list(dict.fromkeys(opts.get_field(name).attname for name in fields))
+        attnames = list(dict.fromkeys(field.attname for field in written))
         first: dict[Hashable, M] = {}
+        repeated: set[Hashable] = set()
         for obj in objs:
-            first.setdefault(obj.pk, obj)  # Django's CASE takes the first object of a pk
-        pks = [pk for pk in first if pk is not None]
+            if obj.pk in first:
+                repeated.add(obj.pk)
+            first.setdefault(obj.pk, obj)
+        pks = list(first)
         with transaction.atomic(using=alias, savepoint=False):
             old: dict[Hashable, rows.Row] = {}
             for chunk in rows.chunks(pks, alias):
                 old.update(rows.read_values(self.filter(pk__in=chunk), attnames))
             with suspended():  # Django's batches call update(); they are part of this operation
                 count = super().bulk_update(objs, fields, batch_size)
-            stale = [pk for pk in old if _needs_reload(first[pk], attnames)]
+            # A pk given twice is written by the first object of the last batch holding it: read the row.
+            stale = [pk for pk in old if pk in repeated or _needs_reload(first[pk], attnames)]
             reloaded = rows.fetch(self.model, alias, stale) if stale else {}
         by_attname = {field.attname: field for field in opts.concrete_fields}
         changes = []
@@ -130,6 +142,7 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
             created = super().bulk_create(objs, **options)
             deliver(post_create_signal, self.model, [ModifiedObject(obj) for obj in created], info, alias)
             return created
+        check_options(self, objs, options)  # Django's errors, before the transaction (see bulk_update)
         with transaction.atomic(using=alias, savepoint=False):
             result = bulk_create_with_conflicts(self, objs, options, super().bulk_create)
         deliver(post_create_signal, self.model, [ModifiedObject(obj) for obj in result.created], info, alias)

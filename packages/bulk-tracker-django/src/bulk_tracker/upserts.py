@@ -61,6 +61,18 @@ def _matching(keys: list[tuple[Any, ...]], objs: Sequence[models.Model]) -> Q | 
     return reduce(or_, conditions) if conditions else None
 
 
+def check_options(queryset: models.QuerySet[M], objs: list[M], options: dict[str, Any]) -> None:
+    """Raise Django's own error for a bulk_create() Django would refuse, before any query."""
+    opts = queryset.model._meta
+    models.QuerySet.bulk_create(queryset, [], batch_size=options["batch_size"])  # batch size, multi-table model
+    unique_fields = [opts.get_field(opts.pk.name if name == "pk" else name) for name in options["unique_fields"] or ()]
+    update_fields = [opts.get_field(name) for name in options["update_fields"] or ()]
+    queryset._check_bulk_create_options(
+        options["ignore_conflicts"], options["update_conflicts"], update_fields, unique_fields
+    )
+    queryset._prepare_for_bulk_create(objs)  # unsaved related objects
+
+
 def bulk_create_with_conflicts(
     queryset: models.QuerySet[M],
     objs: list[M],
@@ -69,7 +81,8 @@ def bulk_create_with_conflicts(
 ) -> UpsertResult[M]:
     """Run ``insert(objs, **options)`` and sort the objects into created and updated rows."""
     model, alias = queryset.model, queryset.db
-    keys = unique_keys(model, options["unique_fields"])
+    # ignore_conflicts skips a row that conflicts on any unique key: Django ignores unique_fields then.
+    keys = unique_keys(model, options["unique_fields"] if options["update_conflicts"] else None)
     base = model._base_manager.db_manager(alias)
     per_obj = max(1, sum(len(key) for key in keys))
     existing: list[M] = []

@@ -1,0 +1,192 @@
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connection, models
+from django.test.utils import CaptureQueriesContext
+
+from bulk_tracker import TrackingInfo
+from bulk_tracker.helper_objects import ModifiedObject
+from bulk_tracker.signals import post_create_signal, post_update_signal
+from testapp.models import Book, Edition, Tag
+
+pytestmark = pytest.mark.django_db
+
+
+def target(*unique_fields):
+    """``unique_fields`` of an upsert; MariaDB refuses them (every unique key is a conflict target there)."""
+    return {"unique_fields": list(unique_fields)} if connection.features.supports_update_conflicts_with_target else {}
+
+
+UPSERT = {"ignore": {"ignore_conflicts": True}, "update": {"update_conflicts": True, "update_fields": ["color"]}}
+
+
+def upsert_options(kind):
+    return {**UPSERT[kind], **(target("name") if kind == "update" else {})}
+
+
+def sql_of(run):
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return [query["sql"] for query in queries]
+
+
+def instances(call):
+    return [modified.instance for modified in call.objects]
+
+
+def identical(left, right):
+    return [id(obj) for obj in left] == [id(obj) for obj in right]
+
+
+def test_reports_every_created_object(received):
+    objs = [Book(title="a", stock=1), Book(title="b")]
+    with received.committing():
+        result = Book.objects.bulk_create(objs)
+    assert identical(result, objs)
+    call = received.only("create")
+    assert call.sender is Book
+    assert call.using == "default"
+    assert identical(instances(call), objs)
+    assert [modified.changed_values for modified in call.objects] == [{}, {}]
+    if connection.features.can_return_rows_from_bulk_insert:
+        assert [obj.pk for obj in objs] == list(Book.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def test_tracking_info_is_delivered(received):
+    info = TrackingInfo(user="u", comment="import")
+    with received.committing():
+        Book.objects.bulk_create([Book(title="a")], tracking_info_=info)
+    assert received.only("create").tracking_info == info
+
+
+def test_costs_djangos_statements(received):
+    djangos = sql_of(lambda: models.QuerySet(Book).bulk_create([Book(title="a"), Book(title="b")], batch_size=1))
+    with received.committing():
+        tracked = sql_of(lambda: Book.objects.bulk_create([Book(title="c"), Book(title="d")], batch_size=1))
+    assert len(received.only("create").objects) == 2
+    assert len(tracked) == len(djangos)
+
+
+@pytest.mark.parametrize("kind", ["plain", "ignore", "update"])
+def test_without_receiver_the_sql_is_djangos(kind):
+    assert not post_create_signal.has_listeners(Tag)
+    assert not post_update_signal.has_listeners(Tag)
+    options = {} if kind == "plain" else upsert_options(kind)
+
+    def tags():
+        return [Tag(name="red", color="red"), Tag(name="blue")]
+
+    djangos = sql_of(lambda: models.QuerySet(Tag).bulk_create(tags(), **options))
+    if kind == "plain":  # the same rows again would hit the unique name
+        models.QuerySet(Tag).all().delete()
+    assert sql_of(lambda: Tag.objects.bulk_create(tags(), **options)) == djangos
+
+
+def test_ignore_conflicts_reports_only_inserted_rows(received):
+    Tag.objects.create(name="red", color="red")
+    objs = [Tag(name="red", color="pink"), Tag(name="blue"), Tag(name="blue", color="navy"), Tag(name="green")]
+    received.calls.clear()
+    with received.committing():
+        result = Tag.objects.bulk_create(objs, ignore_conflicts=True)
+    assert identical(result, objs)
+    call = received.only("create")
+    assert identical(instances(call), [objs[1], objs[3]])  # of two "blue", the first is inserted
+    assert call.objects == [ModifiedObject(objs[1]), ModifiedObject(objs[3])]
+    stored = {name: (pk, color) for pk, name, color in Tag.objects.values_list("pk", "name", "color")}
+    assert stored == {"red": (stored["red"][0], "red"), "blue": (objs[1].pk, "grey"), "green": (objs[3].pk, "grey")}
+
+
+def test_ignore_conflicts_on_the_pk_whatever_unique_fields_say(received):
+    red = Tag.objects.create(name="red")
+    blue = Tag(name="blue")
+    received.calls.clear()
+    with received.committing():
+        Tag.objects.bulk_create([Tag(pk=red.pk, name="pink"), blue], ignore_conflicts=True, unique_fields=["name"])
+    assert received.only("create").objects == [ModifiedObject(blue)]
+    assert sorted(Tag.objects.values_list("name", flat=True)) == ["blue", "red"]
+
+
+def test_update_conflicts_reports_created_and_changed_rows(received):
+    red = Tag.objects.create(name="red", color="red", uses=5)
+    Tag.objects.create(name="blue", color="blue")
+    objs = [Tag(name="red", color="crimson"), Tag(name="blue", color="blue"), Tag(name="green", color="green")]
+    received.calls.clear()
+    with received.committing():
+        result = Tag.objects.bulk_create(objs, update_conflicts=True, update_fields=["color"], **target("name"))
+    assert identical(result, objs)
+    assert len(received.calls) == 2
+    [created], [updated] = received.of("create"), received.of("update")
+    assert identical(instances(created), [objs[2]])
+    assert objs[2].pk == Tag.objects.get(name="green").pk  # also where the backend returns no pk for upserts
+    assert updated.objects == [ModifiedObject(red, {"color": "red"})]  # blue kept its color: not reported
+    instance = updated.objects[0].instance
+    assert (instance.pk, instance.name, instance.color, instance.uses) == (red.pk, "red", "crimson", 5)
+    assert dict(Tag.objects.values_list("name", "color")) == {"red": "crimson", "blue": "blue", "green": "green"}
+
+
+def test_update_conflicts_on_a_composite_key(received):
+    first = Edition.objects.create(isbn_prefix="978", number=1, copies=5)
+    Edition.objects.create(isbn_prefix="978", number=2, copies=1)
+    objs = [
+        Edition(isbn_prefix="978", number=1, copies=7),
+        Edition(isbn_prefix="978", number=2, copies=1),
+        Edition(isbn_prefix="979", number=1, copies=3),
+    ]
+    received.calls.clear()
+    with received.committing():
+        Edition.objects.bulk_create(
+            objs, update_conflicts=True, update_fields=["copies"], **target("isbn_prefix", "number")
+        )
+    [created], [updated] = received.of("create"), received.of("update")
+    assert len(received.calls) == 2
+    assert identical(instances(created), [objs[2]])
+    assert objs[2].pk == Edition.objects.get(isbn_prefix="979").pk
+    assert updated.objects == [ModifiedObject(first, {"copies": 5})]
+    assert updated.objects[0].instance.copies == 7
+
+
+@pytest.mark.parametrize("kind", ["ignore", "update"])
+def test_upsert_costs_djangos_statements_plus_one_read(received, kind):
+    models.QuerySet(Tag).bulk_create([Tag(name="a"), Tag(name="b")])
+
+    def upsert(queryset, names):
+        objs = [Tag(name=name, color="new") for name in names]
+        return objs, sql_of(lambda: queryset.bulk_create(objs, **upsert_options(kind)))
+
+    djangos_objs, djangos = upsert(models.QuerySet(Tag), ["a", "x"])
+    received.calls.clear()
+    with received.committing():
+        _, tracked = upsert(Tag.objects, ["b", "y"])
+    assert len(received.calls) == (1 if kind == "ignore" else 2)
+    pk_read = 1 if djangos_objs[1].pk is None else 0  # the pk of the created row, where Django returns none
+    assert len(tracked) == len(djangos) + 1 + pk_read
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"update_conflicts": True, "update_fields": ["color"], "ignore_conflicts": True}, ValueError),
+        ({"update_conflicts": True}, ValueError),
+        ({"update_conflicts": True, "update_fields": ["nonsense"]}, FieldDoesNotExist),
+        ({"ignore_conflicts": True, "batch_size": 0}, ValueError),
+    ],
+)
+def test_bad_upsert_is_djangos_error(received, options, error):
+    with received.committing(), pytest.raises(error):
+        Tag.objects.bulk_create([Tag(name="red")], **options)
+    assert received.calls == []
+    assert not Tag.objects.exists()
+
+
+def test_abulk_create_with_tracking_info(received):
+    info = TrackingInfo(comment="async")
+    objs = [Book(title="a"), Book(title="b")]
+
+    async def run():
+        return await Book.objects.abulk_create(objs, tracking_info_=info)
+
+    with received.committing():
+        assert identical(async_to_sync(run)(), objs)
+    call = received.only("create")
+    assert call.tracking_info == info
+    assert identical(instances(call), objs)
