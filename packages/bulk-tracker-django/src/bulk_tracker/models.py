@@ -6,10 +6,17 @@ from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models
+from django.db import models, router, transaction
 from model_utils import FieldTracker
 
-from bulk_tracker_core import ModifiedObject, TrackingInfo, resolve_tracking_info, snapshot, values_equal
+from bulk_tracker_core import (
+    ModifiedObject,
+    TrackingInfo,
+    changed_fields,
+    resolve_tracking_info,
+    snapshot,
+    values_equal,
+)
 
 from .delivery import deliver, wants
 from .managers import BulkTrackerManager
@@ -41,11 +48,19 @@ class BulkTrackerModel(models.Model):
         info = resolve_tracking_info(tracking_info_)
         model = type(self)
         creating = self._state.adding
-        if not wants(post_create_signal if creating else post_update_signal, model):
+        # A new instance whose pk is set is saved with an UPDATE when that row exists: read the row.
+        overwrites = creating and wants(post_update_signal, model) and self._may_overwrite_a_row(kwargs)
+        if not (overwrites or wants(post_create_signal if creating else post_update_signal, model)):
             return super().save(*args, **kwargs)
-        changed = {} if creating else self._unsaved_changes(kwargs.get("update_fields"))
         self._bulk_tracker_inserted = False
-        super().save(*args, **kwargs)
+        if overwrites:
+            alias = kwargs.get("using") or router.db_for_write(model, instance=self)
+            with transaction.atomic(using=alias, savepoint=False):
+                changed = self._stored_changes(alias, kwargs.get("update_fields"))
+                super().save(*args, **kwargs)
+        else:
+            changed = {} if creating else self._unsaved_changes(kwargs.get("update_fields"))
+            super().save(*args, **kwargs)
         using = self._state.db or "default"
         if self._bulk_tracker_inserted:
             if wants(post_create_signal, model):
@@ -65,6 +80,27 @@ class BulkTrackerModel(models.Model):
         # (a new instance with an existing pk is saved with an UPDATE).
         self._bulk_tracker_inserted = True
         return super()._do_insert(*args, **kwargs)
+
+    def _may_overwrite_a_row(self, kwargs: dict[str, Any]) -> bool:
+        """True when Django will try an UPDATE for this new instance (mirrors Model._save_table)."""
+        pk = self._meta.pk
+        pk_has_default = pk.has_default() or (hasattr(pk, "has_db_default") and pk.has_db_default())
+        pk_set = self._is_pk_set() if hasattr(self, "_is_pk_set") else self.pk is not None
+        return pk_set and not kwargs.get("force_insert") and not pk_has_default
+
+    def _stored_changes(self, alias: str, update_fields: Any) -> dict[str, Any]:
+        """``{attname: old value}`` read from the row this save overwrites, locked until the write."""
+        names = None if update_fields is None else set(update_fields)
+        attnames = [
+            field.attname
+            for field in self._meta.concrete_fields
+            if not field.primary_key and (names is None or field.name in names or field.attname in names)
+        ]
+        manager = type(self)._base_manager.db_manager(alias)
+        old = list(manager.select_for_update().filter(pk=self.pk).values(*attnames))
+        if not old:
+            return {}  # no such row: Django inserts
+        return changed_fields(old[0], {name: getattr(self, name) for name in attnames})
 
     def _unsaved_changes(self, update_fields: Any) -> dict[str, Any]:
         """``{attname: old value}`` of the fields this save will write, from the FieldTracker."""
