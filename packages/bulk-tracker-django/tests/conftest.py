@@ -28,6 +28,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.receivers: list[tuple[Any, Any]] = []
 
     def receiver(self, kind: str) -> Any:
         def receive(sender: type, objects: list[Any], tracking_info_: Any = None, using: str = "", **kw: Any) -> None:
@@ -55,7 +56,7 @@ class Recorder:
 @pytest.fixture
 def received() -> Iterator[Recorder]:
     recorder = Recorder()
-    receivers = [(signal, recorder.receiver(kind)) for kind, signal in SIGNALS.items()]
+    receivers = recorder.receivers = [(signal, recorder.receiver(kind)) for kind, signal in SIGNALS.items()]
     for signal, receiver in receivers:
         signal.connect(receiver, weak=False)
     yield recorder

@@ -3,10 +3,11 @@
 import pytest
 from django.db import connection, models
 from django.db.models import F
+from django.db.models.signals import post_delete as django_post_delete
 from django.test.utils import CaptureQueriesContext
 
 from bulk_tracker import suspended
-from testapp.models import Author, Book
+from testapp.models import Author, Book, Review
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +52,56 @@ def test_suspended_update_is_djangos_own_sql(make_books, received):
     django = sql_of(lambda: models.QuerySet(Book).filter(stock=5).update(stock=1))
     assert len(ours) == len(django) == 1
     assert received.calls == []
+
+
+def make_authors(n: int) -> None:
+    with suspended():
+        authors = Author.objects.bulk_create(Author(name=f"a{i}") for i in range(n))
+        books = Book.objects.bulk_create(Book(title=f"b{i}", author=a) for i, a in enumerate(authors))
+        Review.objects.bulk_create(Review(book=b, author=b.author) for b in books)
+
+
+def test_untracked_delete_is_djangos_own_sql():
+    make_authors(6)
+    ours = sql_of(lambda: Author.objects.filter(name__in=["a0", "a1", "a2"]).delete())
+    django = sql_of(lambda: models.QuerySet(Author).filter(name__in=["a3", "a4", "a5"]).delete())
+    assert len(ours) == len(django)
+    assert [s.split(" WHERE")[0] for s in ours] == [s.split(" WHERE")[0] for s in django]
+
+
+@pytest.mark.parametrize("rows", [10, 200])
+def test_tracked_delete_costs_what_django_costs_with_a_delete_listener(received, rows):
+    make_authors(2 * rows)
+    pks = list(Author.objects.order_by("pk").values_list("pk", flat=True))
+    with received.committing():
+        ours = sql_of(lambda: Author.objects.filter(pk__in=pks[:rows]).delete())
+    assert [len(c.objects) for c in received.calls] == [rows, rows, rows]
+    for signal, receiver in received.receivers:
+        signal.disconnect(receiver)
+
+    def listener(**kwargs):
+        pass
+
+    django_post_delete.connect(listener, weak=False)  # Django's own slow path: rows loaded, no fast delete
+    try:
+        django = sql_of(lambda: models.QuerySet(Author).filter(pk__in=pks[rows:]).delete())
+    finally:
+        django_post_delete.disconnect(listener)
+    # exactly Django's statements: each table read once, DELETEs in Django's own chunks of 100 pks
+    assert [q.split(" WHERE")[0] for q in ours] == [q.split(" WHERE")[0] for q in django]
+    assert sum(q.startswith("SELECT") for q in ours) == 5  # authors, books, reviews x2, loans
+
+
+def test_set_null_adds_one_read_per_related_batch(received):
+    from testapp.models import Critic
+
+    Critic.objects.create(name="anonymous")
+    harsh = Critic.objects.create(name="harsh")
+    make_authors(50)
+    Review.objects.update(critic=harsh)
+    received.calls.clear()
+    with received.committing():
+        statements = sql_of(harsh.delete)
+    assert [(c.kind, len(c.objects)) for c in received.calls] == [("update", 50), ("delete", 1)]
+    # the reviews of each SET_* relation read whole (3), one UPDATE for the rows that point at it, DELETE
+    assert len(statements) == 5

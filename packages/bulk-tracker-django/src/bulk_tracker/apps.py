@@ -7,3 +7,7 @@ class BulkTrackerConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .deletion import install_on_delete_reporting, sync_bridges
+
+        install_on_delete_reporting()
+        sync_bridges()

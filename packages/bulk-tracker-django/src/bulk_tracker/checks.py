@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
 from django.core.checks import CheckMessage, Tags, Warning, register
+from django.db import models
 
 
 @register(Tags.models)
@@ -24,4 +26,38 @@ def check_field_trackers(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
         for config in configs
         for model in config.get_models()
         if issubclass(model, BulkTrackerModel) and find_field_tracker(model) is None
+    ]
+
+
+_DATABASE_ON_DELETE = tuple(
+    handler
+    for handler in (getattr(models, name, None) for name in ("DB_CASCADE", "DB_SET_NULL", "DB_SET_DEFAULT"))
+    if handler is not None
+)
+
+
+@register(Tags.models)
+def check_database_on_delete(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W002: a database-level on_delete (Django 6.1+) changes tracked rows where Python never sees it."""
+    configs = app_configs or apps.get_app_configs()
+    return database_on_delete_warnings(model for config in configs for model in config.get_models())
+
+
+def database_on_delete_warnings(models_to_check: Iterable[type[models.Model]]) -> list[CheckMessage]:
+    from .deletion import is_tracked
+
+    return [
+        Warning(
+            f"{model._meta.label}.{field.name} uses on_delete={field.remote_field.on_delete.__name__}: the "
+            "database removes or changes those rows itself and bulk_tracker cannot report them.",
+            hint="Use CASCADE, SET_NULL, SET_DEFAULT or SET() to have the changes reported.",
+            obj=field,
+            id="bulk_tracker.W002",
+        )
+        for model in models_to_check
+        for field in model._meta.local_fields
+        if field.remote_field is not None
+        and _DATABASE_ON_DELETE
+        and field.remote_field.on_delete in _DATABASE_ON_DELETE
+        and (is_tracked(model) or is_tracked(field.remote_field.model))
     ]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from django.db import models, transaction
 from django.dispatch import Signal
 
-from bulk_tracker_core import ModifiedObject, TrackingInfo, is_suspended
+from bulk_tracker_core import ModifiedObject, TrackingInfo, check_tracking_info, is_suspended, tracking
 
 logger = logging.getLogger("bulk_tracker")
 
@@ -17,6 +18,12 @@ logger = logging.getLogger("bulk_tracker")
 def wants(signal: Signal, model: type[models.Model]) -> bool:
     """True when tracking is on and ``signal`` has a receiver for ``model``: only then is work done."""
     return not is_suspended() and signal.has_listeners(model)
+
+
+def tracking_scope(tracking_info_: object) -> AbstractContextManager[Any]:
+    """Make an explicit ``tracking_info_`` the context of the writes a method delegates to Django."""
+    info = check_tracking_info(tracking_info_)
+    return nullcontext() if info is None else tracking(info, replace=True)
 
 
 def deliver(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -14,14 +13,12 @@ from bulk_tracker_core import (
     ModifiedObject,
     TrackingInfo,
     changed_fields,
-    check_tracking_info,
     resolve_tracking_info,
     suspended,
-    tracking,
 )
 
 from . import rows
-from .delivery import deliver, wants
+from .delivery import deliver, tracking_scope, wants
 from .signals import post_create_signal, post_update_signal
 from .upserts import bulk_create_with_conflicts, check_options
 
@@ -153,7 +150,7 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
 
     def create(self, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> M:
         info = resolve_tracking_info(tracking_info_)
-        with _explicit(tracking_info_):
+        with tracking_scope(tracking_info_):
             obj = super().create(**kwargs)
         if not getattr(self.model, "_bulk_tracker_tracks_save", False) and wants(post_create_signal, self.model):
             deliver(post_create_signal, self.model, [ModifiedObject(obj)], info, self.db)
@@ -164,7 +161,7 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
     def get_or_create(
         self, defaults: Any = None, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any
     ) -> tuple[M, bool]:
-        with _explicit(tracking_info_):
+        with tracking_scope(tracking_info_):
             return super().get_or_create(defaults, **kwargs)
 
     get_or_create.alters_data = True  # type: ignore[attr-defined]
@@ -172,10 +169,21 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
     def update_or_create(
         self, defaults: Any = None, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any
     ) -> tuple[M, bool]:
-        with _explicit(tracking_info_):
+        with tracking_scope(tracking_info_):
             return super().update_or_create(defaults, **kwargs)
 
     update_or_create.alters_data = True  # type: ignore[attr-defined]
+
+    def delete(self, *, tracking_info_: TrackingInfo | None = None) -> tuple[int, dict[str, int]]:
+        with tracking_scope(tracking_info_):
+            return super().delete()  # reported through Django's collector, see deletion.py
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+
+    async def adelete(self, *, tracking_info_: TrackingInfo | None = None) -> tuple[int, dict[str, int]]:
+        return await sync_to_async(self.delete)(tracking_info_=tracking_info_)
+
+    adelete.alters_data = True  # type: ignore[attr-defined]
 
     # Django's async twins name their arguments, so tracking_info_ needs passing through.
     async def abulk_create(
@@ -200,12 +208,6 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
 
 class BulkTrackerManager(models.manager.BaseManager.from_queryset(BulkTrackerQuerySet)):  # type: ignore[misc]
     """The default manager of tracked models; combine with ``from_queryset(MyQuerySet)``."""
-
-
-def _explicit(tracking_info_: object) -> AbstractContextManager[Any]:
-    """Make an explicit ``tracking_info_`` the context of the save() calls a method makes."""
-    info = check_tracking_info(tracking_info_)
-    return nullcontext() if info is None else tracking(info, replace=True)
 
 
 def _written_fields(queryset: models.QuerySet[Any], kwargs: dict[str, Any]) -> dict[str, Any]:

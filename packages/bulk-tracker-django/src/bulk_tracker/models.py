@@ -18,7 +18,7 @@ from bulk_tracker_core import (
     values_equal,
 )
 
-from .delivery import deliver, wants
+from .delivery import deliver, tracking_scope, wants
 from .managers import BulkTrackerManager
 from .signals import post_create_signal, post_update_signal
 
@@ -74,6 +74,21 @@ class BulkTrackerModel(models.Model):
         return await sync_to_async(self.save)(*args, tracking_info_=tracking_info_, **kwargs)
 
     asave.alters_data = True  # type: ignore[attr-defined]
+
+    def delete(
+        self, *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any
+    ) -> tuple[int, dict[str, int]]:
+        with tracking_scope(tracking_info_):
+            return super().delete(*args, **kwargs)  # reported through Django's collector, see deletion.py
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+
+    async def adelete(
+        self, *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any
+    ) -> tuple[int, dict[str, int]]:
+        return await sync_to_async(self.delete)(*args, tracking_info_=tracking_info_, **kwargs)
+
+    adelete.alters_data = True  # type: ignore[attr-defined]
 
     def _do_insert(self, *args: Any, **kwargs: Any) -> Any:
         # The one place Django decides "this save inserts": _state.adding alone cannot tell

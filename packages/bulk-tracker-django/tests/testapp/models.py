@@ -101,3 +101,49 @@ class Untracked(BulkTrackerModel):
     """A BulkTrackerModel without a FieldTracker (system check W001)."""
 
     value = models.IntegerField(default=0)
+
+
+class Publisher(models.Model):
+    """Untracked parent of tracked Posts."""
+
+    name = models.CharField(max_length=100)
+
+
+class Post(BulkTrackerModel):
+    publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE, related_name="posts")
+    title = models.CharField(max_length=100)
+
+    tracker = FieldTracker()
+
+
+class Critic(BulkTrackerModel):
+    name = models.CharField(max_length=100)
+
+    tracker = FieldTracker()
+
+
+def anonymous_critic() -> Critic:
+    return Critic.objects.get(name="anonymous")
+
+
+class Review(BulkTrackerModel):
+    """Reached from Author twice (directly and through Book), with every SET_* flavour."""
+
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="reviews")
+    author = models.ForeignKey(Author, null=True, on_delete=models.CASCADE, related_name="reviews")
+    critic = models.ForeignKey(Critic, null=True, on_delete=models.SET_NULL, related_name="reviews")
+    second_critic = models.ForeignKey(
+        Critic, null=True, default=None, on_delete=models.SET_DEFAULT, related_name="second_reviews"
+    )
+    fallback_critic = models.ForeignKey(
+        Critic, null=True, on_delete=models.SET(anonymous_critic), related_name="fallback_reviews"
+    )
+    text = models.CharField(max_length=100, default="")
+
+    tracker = FieldTracker()
+
+
+class Loan(BulkTrackerModel):
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="loans")
+
+    tracker = FieldTracker()
