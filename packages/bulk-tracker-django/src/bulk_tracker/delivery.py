@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.db import models, transaction
 from django.dispatch import Signal
@@ -13,6 +14,7 @@ from django.dispatch import Signal
 from bulk_tracker_core import ModifiedObject, TrackingInfo, check_tracking_info, is_suspended, tracking
 
 logger = logging.getLogger("bulk_tracker")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def wants(signal: Signal, model: type[models.Model]) -> bool:
@@ -24,6 +26,17 @@ def tracking_scope(tracking_info_: object) -> AbstractContextManager[Any]:
     """Make an explicit ``tracking_info_`` the context of the writes a method delegates to Django."""
     info = check_tracking_info(tracking_info_)
     return nullcontext() if info is None else tracking(info, replace=True)
+
+
+def accepting_tracking_info(method: F) -> F:
+    """Give one of Django's write methods a ``tracking_info_`` keyword for the writes it makes."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> Any:
+        with tracking_scope(tracking_info_):
+            return method(self, *args, **kwargs)
+
+    return cast("F", wrapper)
 
 
 def deliver(

@@ -18,7 +18,7 @@ from bulk_tracker_core import (
 )
 
 from . import rows
-from .delivery import deliver, tracking_scope, wants
+from .delivery import accepting_tracking_info, deliver, tracking_scope, wants
 from .signals import post_create_signal, post_update_signal
 from .upserts import bulk_create_with_conflicts, check_options
 
@@ -158,27 +158,10 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
 
     create.alters_data = True  # type: ignore[attr-defined]
 
-    def get_or_create(
-        self, defaults: Any = None, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any
-    ) -> tuple[M, bool]:
-        with tracking_scope(tracking_info_):
-            return super().get_or_create(defaults, **kwargs)
-
-    get_or_create.alters_data = True  # type: ignore[attr-defined]
-
-    def update_or_create(
-        self, defaults: Any = None, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any
-    ) -> tuple[M, bool]:
-        with tracking_scope(tracking_info_):
-            return super().update_or_create(defaults, **kwargs)
-
-    update_or_create.alters_data = True  # type: ignore[attr-defined]
-
-    def delete(self, *, tracking_info_: TrackingInfo | None = None) -> tuple[int, dict[str, int]]:
-        with tracking_scope(tracking_info_):
-            return super().delete()  # reported through Django's collector, see deletion.py
-
-    delete.alters_data = True  # type: ignore[attr-defined]
+    # Django's own methods, run with an explicit tracking_info_ as the context of the saves they make.
+    get_or_create = accepting_tracking_info(models.QuerySet.get_or_create)
+    update_or_create = accepting_tracking_info(models.QuerySet.update_or_create)
+    delete = accepting_tracking_info(models.QuerySet.delete)  # reported through the collector: deletion.py
 
     async def adelete(self, *, tracking_info_: TrackingInfo | None = None) -> tuple[int, dict[str, int]]:
         return await sync_to_async(self.delete)(tracking_info_=tracking_info_)

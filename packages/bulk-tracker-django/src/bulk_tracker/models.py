@@ -18,7 +18,7 @@ from bulk_tracker_core import (
     values_equal,
 )
 
-from .delivery import deliver, tracking_scope, wants
+from .delivery import accepting_tracking_info, deliver, wants
 from .managers import BulkTrackerManager
 from .signals import post_create_signal, post_update_signal
 
@@ -75,13 +75,7 @@ class BulkTrackerModel(models.Model):
 
     asave.alters_data = True  # type: ignore[attr-defined]
 
-    def delete(
-        self, *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any
-    ) -> tuple[int, dict[str, int]]:
-        with tracking_scope(tracking_info_):
-            return super().delete(*args, **kwargs)  # reported through Django's collector, see deletion.py
-
-    delete.alters_data = True  # type: ignore[attr-defined]
+    delete = accepting_tracking_info(models.Model.delete)  # reported through the collector: deletion.py
 
     async def adelete(
         self, *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any
