@@ -1,3 +1,18 @@
-"""Test helpers for code that reacts to bulk-tracker signals (filled in by the testing issue)."""
+"""Test helpers for code that reacts to bulk-tracker signals."""
+
+from .assertions import assert_changed, assert_created, assert_deleted, assert_nothing_sent, assert_updated, describe
+from .capture import CapturedSignals, SignalCall, capture_signals
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "CapturedSignals",
+    "SignalCall",
+    "assert_changed",
+    "assert_created",
+    "assert_deleted",
+    "assert_nothing_sent",
+    "assert_updated",
+    "capture_signals",
+    "describe",
+]
