@@ -1,4 +1,7 @@
-"""The bookshop sample: SQLite by default; SAMPLE_DATABASE_URL=postgres://... or mysql://... for the others."""
+"""The bookshop sample: SQLite by default; SAMPLE_DATABASE_URL=postgres://... or mysql://... for the others.
+
+The test suite's switch, BULK_TRACKER_TEST_DB=postgres|mariadb, also works (the local servers of .ci/run).
+"""
 
 import os
 from pathlib import Path
@@ -9,6 +12,7 @@ SECRET_KEY = os.environ.get("SAMPLE_SECRET_KEY", "sample-site-only-not-for-produ
 DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 USE_TZ = True
+TIME_ZONE = "UTC"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "sample_site.urls"
 STATIC_URL = "static/"
@@ -62,4 +66,12 @@ def database_from_url(url: str) -> dict:
     }
 
 
-DATABASES = {"default": database_from_url(os.environ.get("SAMPLE_DATABASE_URL", ""))}
+TEST_DATABASE_URLS = {
+    "postgres": "postgres://postgres@127.0.0.1:5432/bookshop",
+    "mariadb": "mysql://root@127.0.0.1:3306/bookshop",
+}
+DATABASES = {
+    "default": database_from_url(
+        os.environ.get("SAMPLE_DATABASE_URL") or TEST_DATABASE_URLS.get(os.environ.get("BULK_TRACKER_TEST_DB", ""), "")
+    )
+}

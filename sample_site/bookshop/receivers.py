@@ -1,15 +1,27 @@
-"""An audit log: one AuditEntry per changed row, with old and new values and who did it."""
+"""What real users do with bulk-tracker, one receiver each: an audit log, an exact counter, a cache."""
+
+from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
+from django.db.models import Count, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.dispatch import receiver
 
+from bulk_tracker import suspended
 from bulk_tracker.helper_objects import ModifiedObject, TrackingInfo
 from bulk_tracker.signals import post_create_signal, post_delete_signal, post_update_signal
 
-from .models import AuditEntry, Author, Book
+from .models import Author, Book, Category, Review
 
 OPERATIONS = {post_create_signal: "create", post_update_signal: "update", post_delete_signal: "delete"}
+TRACKED = (Author, Book, Category, Review)
+ALL_SIGNALS = list(OPERATIONS)
+
+
+def book_cache_key(pk: Any) -> str:
+    return f"bookshop:book:{pk}"
 
 
 def _user(info: TrackingInfo | None) -> Any:
@@ -17,20 +29,62 @@ def _user(info: TrackingInfo | None) -> Any:
     return user if getattr(user, "is_authenticated", False) else None
 
 
-@receiver([post_create_signal, post_update_signal, post_delete_signal], sender=Author)
-@receiver([post_create_signal, post_update_signal, post_delete_signal], sender=Book)
+def _shown(value: Any) -> str:
+    return "—" if value is None else str(value)
+
+
 def audit(
     sender: type, objects: list[ModifiedObject[Any]], tracking_info_: TrackingInfo | None = None, **kwargs: Any
 ) -> None:
-    operation = OPERATIONS[kwargs["signal"]]
+    """One AuditEntry per reported row: which fields changed from what to what, who did it, and why."""
+    from .models import AuditEntry
+
+    user = _user(tracking_info_)
+    comment = (tracking_info_.comment or "") if tracking_info_ else ""
     AuditEntry.objects.bulk_create(
         AuditEntry(
-            operation=operation,
+            operation=OPERATIONS[kwargs["signal"]],
             model=sender.__name__,
             object_id=str(obj.instance.pk),
-            changes={field: [str(old), str(getattr(obj.instance, field))] for field, old in obj.changed_values.items()},
-            user=_user(tracking_info_),
-            comment=(tracking_info_.comment or "") if tracking_info_ else "",
+            object_repr=str(obj.instance)[:200],
+            changes={
+                field: [_shown(old), _shown(getattr(obj.instance, field))] for field, old in obj.changed_values.items()
+            },
+            user=user,
+            comment=comment[:200],
         )
         for obj in objects
     )
+
+
+for model in TRACKED:
+    for signal, operation in OPERATIONS.items():
+        signal.connect(audit, sender=model, dispatch_uid=f"bookshop.audit.{model.__name__}.{operation}")
+
+
+@receiver(ALL_SIGNALS, sender=Book, dispatch_uid="bookshop.book_count")
+def count_books(sender: type, objects: list[ModifiedObject[Book]], **kwargs: Any) -> None:
+    """Recount the books of exactly the authors a change touched, in one UPDATE."""
+    moved = kwargs["signal"] is post_update_signal
+    touched = set()
+    for obj in objects:
+        old_author = obj.changed_values.get("author_id", obj.changed_values.get("author"))
+        if moved and old_author is None:
+            continue  # price or stock changes do not move a book
+        touched.update({obj.instance.author_id, getattr(old_author, "pk", old_author)})
+    touched.discard(None)
+    if touched:
+        recount_books(Author.objects.filter(pk__in=touched))
+
+
+def recount_books(authors: Any) -> None:
+    """Set ``book_count`` of ``authors`` (a queryset) from the books table, in one UPDATE."""
+    books = Book.objects.filter(author=OuterRef("pk")).order_by().values("author").annotate(n=Count("pk")).values("n")
+    with suspended():  # a derived value: not itself news for the audit log
+        authors.update(book_count=Coalesce(Subquery(books), Value(0)))
+
+
+@receiver(ALL_SIGNALS, sender=Book, dispatch_uid="bookshop.book_cache")
+def invalidate_book_cache(sender: type, objects: list[ModifiedObject[Book]], **kwargs: Any) -> None:
+    """Drop the cached card of exactly the books that changed."""
+    cache.delete_many([book_cache_key(obj.instance.pk) for obj in objects])
