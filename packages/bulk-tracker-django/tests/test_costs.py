@@ -70,14 +70,12 @@ def test_untracked_delete_is_djangos_own_sql():
 
 
 @pytest.mark.parametrize("rows", [10, 200])
-def test_tracked_delete_costs_what_django_costs_with_a_delete_listener(received, rows):
+def test_tracked_delete_costs_what_django_costs_with_a_delete_listener(capture_signals, rows):
     make_authors(2 * rows)
     pks = list(Author.objects.order_by("pk").values_list("pk", flat=True))
-    with received.committing():
+    with capture_signals() as captured:
         ours = sql_of(lambda: Author.objects.filter(pk__in=pks[:rows]).delete())
-    assert [len(c.objects) for c in received.calls] == [rows, rows, rows]
-    for signal, receiver in received.receivers:
-        signal.disconnect(receiver)
+    assert [len(c.objects) for c in captured.calls] == [rows, rows, rows]
 
     def listener(**kwargs):
         pass
