@@ -28,12 +28,17 @@ def make_books():
     return make
 
 
+# Read the old values (locked), then UPDATE ... RETURNING the new rows; MariaDB has no UPDATE
+# RETURNING, so it reads the changed rows in a third statement.
+UPDATE_STATEMENTS = {"postgresql": 2, "sqlite": 2, "mysql": 3}
+
+
 @pytest.mark.parametrize("rows", [10, 1000])
-def test_tracked_update_costs_three_statements_whatever_the_rows(make_books, received, rows):
+def test_tracked_update_costs_the_same_statements_whatever_the_rows(make_books, received, rows):
     make_books(rows)
     with received.committing():
         statements = sql_of(lambda: Book.objects.filter(stock__lt=2).update(stock=F("stock") + 1))
-    assert len(statements) == 3  # read old values (locked), UPDATE, read the changed rows
+    assert len(statements) == UPDATE_STATEMENTS[connection.vendor]
     assert len(received.only("update").objects) == len([i for i in range(rows) if i % 3 < 2])
 
 

@@ -81,7 +81,8 @@ def test_foreign_key_by_object_reports_old_object_in_one_query(books, received):
         {"author": books[2].author},
     ]
     assert [o.changed_values["author"].name for o in call.objects] == ["Ann", "Ann", "Bob"]
-    assert len(queries) == 4  # lock old ids, UPDATE, read rows, read the old authors
+    # the old authors cost one query on top of update()'s own statements, whatever the number of rows
+    assert len(queries) == {"postgresql": 2, "sqlite": 2, "mysql": 3}[connection.vendor] + 1
 
 
 def test_foreign_key_by_id_reports_old_id(books, received):

@@ -42,11 +42,15 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
         attnames = list(dict.fromkeys(field.attname for field in written.values()))
         with transaction.atomic(using=alias, savepoint=False):
             old = rows.read_values(self, attnames)
-            # With row locks, write exactly the rows read: a row that starts to match the filter
-            # meanwhile must not be changed unreported. SQLite serialises writers instead.
-            target = self.filter(pk__in=list(old)) if connections[alias].features.has_select_for_update else self
-            count = models.QuerySet.update(target, **kwargs)
-            new = rows.fetch(self.model, alias, old)
+            if old and rows.returns_from_update(self.model, alias) and not self.query.annotations:
+                # One statement writes exactly the rows read and hands back their new state.
+                count, new = rows.update_returning(self.model, alias, kwargs, list(old))
+            else:
+                # With row locks, write exactly the rows read: a row that starts to match the filter
+                # meanwhile must not be changed unreported. SQLite serialises writers instead.
+                locking = connections[alias].features.has_select_for_update
+                count = models.QuerySet.update(self.filter(pk__in=list(old)) if locking else self, **kwargs)
+                new = rows.fetch(self.model, alias, _maybe_changed(old, written, kwargs))
         changes = [
             (new[pk], diff)
             for pk in sorted(old, key=rows.pk_order)
@@ -199,6 +203,18 @@ def _written_fields(queryset: models.QuerySet[Any], kwargs: dict[str, Any]) -> d
     query.add_update_values(kwargs)  # raises Django's FieldError for names it refuses
     opts = queryset.model._meta
     return {key: opts.pk if key == "pk" else opts.get_field(key) for key in kwargs}
+
+
+def _maybe_changed(old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]) -> list[Hashable]:
+    """The rows whose new state must be read: all of them, unless plain values show which changed."""
+    if any(hasattr(value, "resolve_expression") for value in kwargs.values()):
+        return list(old)
+    new_values: rows.Row = {}
+    for key, value in kwargs.items():
+        field = written[key]
+        raw = value.pk if isinstance(value, models.Model) and field.is_relation else value
+        new_values[field.attname] = field.to_python(raw)
+    return [pk for pk, values in old.items() if changed_fields(values, new_values)]
 
 
 def _as_written(

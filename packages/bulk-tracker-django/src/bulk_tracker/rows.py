@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from django.db import connections, models
 from django.db.models.fields.related import ForeignObject
+from django.db.models.sql.subqueries import UpdateQuery
 
 M = TypeVar("M", bound=models.Model)
 Row = dict[str, Any]
@@ -62,7 +63,7 @@ def lock(queryset: models.QuerySet[M]) -> models.QuerySet[M]:
 def read_values(queryset: models.QuerySet[Any], attnames: Sequence[str]) -> dict[Hashable, Row]:
     """``{pk: {attname: value}}`` of the rows ``queryset`` matches, locked until the transaction ends."""
     values = lock(queryset).values_list("pk", *attnames)
-    return {pk: dict(zip(attnames, row, strict=True)) for pk, *row in values.iterator()}
+    return {pk: dict(zip(attnames, row, strict=True)) for pk, *row in values}
 
 
 def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashable, M]:
@@ -95,3 +96,52 @@ def attribute_values(obj: models.Model, attnames: Iterable[str]) -> Row:
 def pk_order(value: Any) -> tuple[str, Any]:
     """A sort key that keeps rows in primary-key order whatever the key type."""
     return (type(value).__name__, value)
+
+
+def returns_from_update(model: type[models.Model], alias: str) -> bool:
+    """True when ``UPDATE ... RETURNING`` can hand back the new rows (PostgreSQL, SQLite 3.35+).
+
+    MariaDB has no UPDATE ... RETURNING; a multi-table model is written by several UPDATEs.
+    """
+    connection = connections[alias]
+    return (
+        connection.vendor in ("postgresql", "sqlite")
+        and bool(connection.features.can_return_columns_from_insert)
+        and not model._meta.parents
+    )
+
+
+def update_returning(
+    model: type[M], alias: str, values: dict[str, Any], pks: Sequence[Hashable]
+) -> tuple[int, dict[Hashable, M]]:
+    """Django's UPDATE of the rows ``pks``, with ``RETURNING`` every column: the new rows, whole.
+
+    The statement is Django's own (``UpdateQuery``), so values and expressions are prepared and
+    validated exactly as ``QuerySet.update()`` does; only the RETURNING clause is added.
+    """
+    connection = connections[alias]
+    opts = model._meta
+    fields = list(opts.concrete_fields)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    attnames = [field.attname for field in fields]
+    found: dict[Hashable, M] = {}
+    count = 0
+    per_statement = max(1, max_params(alias) - 2 * len(values) - 1)
+    for start in range(0, len(pks), per_statement):
+        query = model._base_manager.db_manager(alias).filter(pk__in=pks[start : start + per_statement]).query
+        update = query.chain(UpdateQuery)
+        update.add_update_values(values)
+        compiler = update.get_compiler(alias)
+        sql, params = compiler.as_sql()
+        select = [field.get_col(opts.db_table) for field in fields]
+        converters = compiler.get_converters(select)
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} RETURNING {columns}", params)
+            returned = cursor.fetchall()
+        if converters:
+            returned = list(compiler.apply_converters(returned, converters))
+        count += len(returned)
+        for row in returned:
+            instance = model.from_db(alias, attnames, row)
+            found[instance.pk] = instance
+    return count, found
