@@ -17,7 +17,7 @@ from bulk_tracker_core import (
     suspended,
 )
 
-from . import rows
+from . import rows, values_update
 from .delivery import accepting_tracking_info, deliver, tracking_scope, wants
 from .signals import post_create_signal, post_update_signal
 from .upserts import bulk_create_with_conflicts, check_options
@@ -96,16 +96,21 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
             old: dict[Hashable, rows.Row] = {}
             for chunk in rows.chunks(pks, alias):
                 old.update(rows.read_values(self.filter(pk__in=chunk), attnames))
-            with suspended():  # Django's batches call update(); they are part of this operation
-                count = super().bulk_update(objs, fields, batch_size)
-            # A pk given twice is written by the first object of the last batch holding it: read the row.
-            stale = [pk for pk in old if pk in repeated or _needs_reload(first[pk], attnames)]
-            reloaded = rows.fetch(self.model, alias, stale) if stale else {}
+            if values_update.applies(self.model, alias, objs, written):
+                count, stored = values_update.bulk_update(self.model, alias, objs, written, batch_size)
+                reloaded = {pk: stored[pk] for pk in old if pk in stored and _needs_reload(first[pk], attnames)}
+            else:
+                with suspended():  # Django's batches call update(); they are part of this operation
+                    count = super().bulk_update(objs, fields, batch_size)
+                # A pk given twice is written by the first object of the last batch holding it: read the row.
+                stale = [pk for pk in old if pk in repeated or _needs_reload(first[pk], attnames)]
+                stored = reloaded = rows.fetch(self.model, alias, stale) if stale else {}
         by_attname = {field.attname: field for field in opts.concrete_fields}
         changes = []
         for pk in sorted(old, key=rows.pk_order):
             instance = reloaded.get(pk, first[pk])
-            new_values = {name: by_attname[name].to_python(getattr(instance, name)) for name in attnames}
+            source = stored.get(pk, instance)  # what the database holds now, where it was returned
+            new_values = {name: by_attname[name].to_python(getattr(source, name)) for name in attnames}
             diff = changed_fields(old[pk], new_values)
             if diff:
                 changes.append(ModifiedObject(instance, diff))

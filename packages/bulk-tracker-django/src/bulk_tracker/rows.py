@@ -123,7 +123,6 @@ def update_returning(
     opts = model._meta
     fields = list(opts.concrete_fields)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    attnames = [field.attname for field in fields]
     found: dict[Hashable, M] = {}
     count = 0
     per_statement = max(1, max_params(alias) - 2 * len(values) - 1)
@@ -131,17 +130,25 @@ def update_returning(
         query = model._base_manager.db_manager(alias).filter(pk__in=pks[start : start + per_statement]).query
         update = query.chain(UpdateQuery)
         update.add_update_values(values)
-        compiler = update.get_compiler(alias)
-        sql, params = compiler.as_sql()
-        select = [field.get_col(opts.db_table) for field in fields]
-        converters = compiler.get_converters(select)
+        sql, params = update.get_compiler(alias).as_sql()
         with connection.cursor() as cursor:
             cursor.execute(f"{sql} RETURNING {columns}", params)
             returned = cursor.fetchall()
-        if converters:
-            returned = list(compiler.apply_converters(returned, converters))
         count += len(returned)
-        for row in returned:
-            instance = model.from_db(alias, attnames, row)
-            found[instance.pk] = instance
+        found.update(instances_from_rows(model, alias, returned))
     return count, found
+
+
+def instances_from_rows(model: type[M], alias: str, returned: Sequence[Sequence[Any]]) -> dict[Hashable, M]:
+    """Instances from raw rows of every concrete column (in ``_meta.concrete_fields`` order), by pk.
+
+    The values go through the converters Django applies when it reads those columns itself.
+    """
+    opts = model._meta
+    fields = list(opts.concrete_fields)
+    compiler = model._base_manager.db_manager(alias).all().query.get_compiler(alias)
+    converters = compiler.get_converters([field.get_col(opts.db_table) for field in fields])
+    converted = compiler.apply_converters(returned, converters) if converters else returned
+    attnames = [field.attname for field in fields]
+    instances = (model.from_db(alias, attnames, row) for row in converted)
+    return {instance.pk: instance for instance in instances}
