@@ -42,6 +42,8 @@ def _missing(reason: str) -> None:
 
 @pytest.fixture
 def sync_api() -> Any:
+    if os.environ.get("BULK_TRACKER_E2E") == "0":
+        pytest.skip("end-to-end browser test switched off here (BULK_TRACKER_E2E=0; it runs with the newest Django)")
     try:
         from playwright import sync_api
     except ImportError:
