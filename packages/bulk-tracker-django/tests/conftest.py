@@ -34,3 +34,27 @@ class Recorder:
 def received(capture_signals: Callable[..., Any]) -> Iterator[Recorder]:
     with capture_signals() as captured:
         yield Recorder(captured, capture_signals)
+
+
+# Lines a test wants in the terminal summary, shown even without -s (the oracle reports its examples there).
+_SUMMARY = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def summary_line(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """``summary_line(text)``: print ``text`` and repeat it in pytest's terminal summary."""
+    lines = request.config.stash.setdefault(_SUMMARY, [])
+
+    def add(text: str) -> None:
+        print(text)
+        lines.append(text)
+
+    return add
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    lines = config.stash.get(_SUMMARY, [])
+    if lines:
+        terminalreporter.section("bulk_tracker")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,13 +1,13 @@
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connection, models
+from django.db import IntegrityError, connection, models
 from django.test.utils import CaptureQueriesContext
 
 from bulk_tracker import TrackingInfo
 from bulk_tracker.helper_objects import ModifiedObject
 from bulk_tracker.signals import post_create_signal, post_update_signal
-from testapp.models import Book, Edition, Tag
+from testapp.models import Book, Crate, Depot, Edition, Tag
 
 pytestmark = pytest.mark.django_db
 
@@ -143,6 +143,65 @@ def test_update_conflicts_on_a_composite_key(received):
     assert objs[2].pk == Edition.objects.get(isbn_prefix="979").pk
     assert updated.objects == [ModifiedObject(first, {"copies": 5})]
     assert updated.objects[0].instance.copies == 7
+
+
+def test_update_conflicts_key_given_twice_reports_the_created_row_as_it_ends(received):
+    """Found by the oracle: the second object updates the row the first inserted (one batch each)."""
+    objs = [Tag(name="x", color="one"), Tag(name="x", color="two")]
+    with received.committing():
+        Tag.objects.bulk_create(objs, batch_size=1, update_conflicts=True, update_fields=["color"], **target("name"))
+    call = received.only("create")
+    assert [(o.instance.pk, o.instance.color) for o in call.objects] == [(Tag.objects.get().pk, "two")]
+    assert list(Tag.objects.values_list("color", flat=True)) == ["two"]
+
+
+def test_update_conflicts_existing_row_given_twice_is_one_report_with_its_old_value(received):
+    red = Tag.objects.create(name="red", color="red")
+    Tag.objects.create(name="blue", color="blue")
+    objs = [Tag(name="red", color="pink"), Tag(name="blue", color="navy"), Tag(name="red", color="crimson")]
+    objs.append(Tag(name="blue", color="blue"))  # back to what it was: not a change
+    received.calls.clear()
+    with received.committing():
+        Tag.objects.bulk_create(objs, batch_size=1, update_conflicts=True, update_fields=["color"], **target("name"))
+    call = received.only("update")
+    assert [(o.instance.pk, o.instance.color, o.changed_values) for o in call.objects] == [
+        (red.pk, "crimson", {"color": "red"})
+    ]
+
+
+def test_update_conflicts_objects_with_a_pk_are_written_first_as_django_does(received):
+    """Found by the oracle: Django inserts objects whose pk is set before the others; the last write wins."""
+    red = Tag.objects.create(name="red", color="red")
+    objs = [Tag(name="red", color="pink"), Tag(pk=red.pk, name="red", color="crimson")]
+    received.calls.clear()
+    with received.committing():
+        Tag.objects.bulk_create(objs, update_conflicts=True, update_fields=["color"], **target("name"))
+    assert Tag.objects.get().color == "pink"
+    call = received.only("update")
+    assert [(o.instance.pk, o.instance.color, o.changed_values) for o in call.objects] == [
+        (red.pk, "pink", {"color": "red"})
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ignore_conflicts_row_refused_for_its_foreign_key_is_not_reported_created(received):
+    """Found by the oracle on MariaDB: INSERT IGNORE also skips, silently, a row with a dangling key."""
+    depot = Depot.objects.create(name="d")
+    dangling = depot.pk + 1000
+    objs = [
+        Crate(code="kept", depot=depot),
+        Crate(code="orphan", depot_id=dangling),
+        Crate(pk=777, code="x", depot_id=dangling),
+    ]
+    received.calls.clear()
+    try:
+        Crate.objects.bulk_create(objs, ignore_conflicts=True)
+    except IntegrityError:  # PostgreSQL and SQLite refuse the dangling key, at commit
+        assert received.calls == []
+        assert not Crate.objects.exists()
+        return
+    assert list(Crate.objects.values_list("code", flat=True)) == ["kept"]
+    assert [o.instance.code for o in received.only("create").objects] == ["kept"]
 
 
 @pytest.mark.parametrize("kind", ["ignore", "update"])

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from bulk_tracker import TrackingInfo, tracking
 from bulk_tracker.helper_objects import ModifiedObject
-from testapp.models import Author, Book, Critic, Loan, Post, Publisher, Review
+from testapp.models import Author, Book, Clerk, Crate, Critic, Depot, Loan, Post, Publisher, Review
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +107,22 @@ def test_set_null_set_default_and_set_are_reported_as_one_update_per_model(shelf
     assert third.pk not in [o.instance.pk for o in updated]
 
 
+def test_a_row_set_null_and_deleted_by_the_same_delete_is_reported_deleted_only(received):
+    """Found by the oracle: the crate lost its clerk (SET_NULL) and its depot (CASCADE) at once."""
+    depot, other = Depot.objects.create(name="d"), Depot.objects.create(name="e")
+    clerk = Clerk.objects.create(name="ann", depot=depot)
+    doomed = Crate.objects.create(code="in d", depot=depot, clerk=clerk)
+    kept = Crate.objects.create(code="in e", depot=other, clerk=clerk)
+    clerk_pk = clerk.pk
+    received.calls.clear()
+    with received.committing():
+        depot.delete()
+    updated = received.captured.updated(Crate)
+    assert [(o.instance.pk, o.changed_values) for o in updated] == [(kept.pk, {"clerk_id": clerk_pk})]
+    assert [(o.instance.pk, o.instance.clerk_id) for o in received.captured.deleted(Crate)] == [(doomed.pk, clerk_pk)]
+    assert list(Crate.objects.values_list("pk", "clerk_id")) == [(kept.pk, None)]
+
+
 def test_protect_deletes_nothing_and_sends_nothing(shelf, received):
     Loan.objects.create(book=shelf["books"][0])
     received.calls.clear()
@@ -135,6 +151,39 @@ def test_delete_in_a_rolled_back_savepoint_sends_nothing(received):
             pass
     assert [(c.kind, [o.instance.name for o in c.objects]) for c in received.calls] == [("delete", ["kept"])]
     assert list(Author.objects.values_list("name", flat=True)) == ["doomed"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queryset_deleted_again_after_a_rollback_is_reported(received):
+    """Found by the oracle: the rolled-back delete left its run behind and the second one joined it, unsent."""
+    Author.objects.create(name="a")
+    doomed = Author.objects.filter(name="a")
+    received.calls.clear()
+
+    def delete_then_roll_back() -> None:
+        with transaction.atomic():
+            doomed.delete()
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        delete_then_roll_back()
+    assert received.calls == []
+    doomed.delete()
+    assert [o.instance.name for o in received.only("delete").objects] == ["a"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_deletes_of_one_queryset_in_one_transaction_are_two_signals(received):
+    Author.objects.create(name="a")
+    Author.objects.create(name="b")
+    names = Author.objects.filter(name__in=["a", "b"])
+    received.calls.clear()
+    with transaction.atomic():
+        Author.objects.filter(name="a").delete()
+        names.delete()
+        Author.objects.create(name="b")
+        names.delete()
+    assert [[o.instance.name for o in c.objects] for c in received.calls if c.kind == "delete"] == [["a"], ["b"], ["b"]]
 
 
 @pytest.mark.django_db(databases=["default", "other"])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models, router, transaction
 from model_utils import FieldTracker
 
@@ -123,7 +124,10 @@ class BulkTrackerModel(models.Model):
         selected = None
         if update_fields is not None:
             opts = self._meta
-            selected = set(update_fields) | {opts.get_field(f).attname for f in update_fields}
+            selected = set(update_fields)
+            for name in update_fields:
+                with suppress(FieldDoesNotExist):  # Django's save() refuses it next, with its own ValueError
+                    selected.add(opts.get_field(name).attname)
         deferred = self.get_deferred_fields()
         changed = {}
         for field in tracker.fields:

@@ -147,3 +147,34 @@ class Loan(BulkTrackerModel):
     book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="loans")
 
     tracker = FieldTracker()
+
+
+# --- the oracle's schema (test_oracle.py): a cascade, a SET_NULL relation, unique and JSON fields ---
+
+
+class Depot(BulkTrackerModel):
+    """Deleting a depot cascades to its clerks and its crates."""
+
+    name = models.CharField(max_length=20, unique=True)
+    size = models.IntegerField(default=0)
+
+    tracker = FieldTracker()
+
+
+class Clerk(BulkTrackerModel):
+    """Deleting a clerk sets the clerk of its crates to NULL."""
+
+    name = models.CharField(max_length=20)
+    depot = models.ForeignKey(Depot, null=True, blank=True, on_delete=models.CASCADE, related_name="clerks")
+
+    tracker = FieldTracker()
+
+
+class Crate(BulkTrackerModel):
+    depot = models.ForeignKey(Depot, on_delete=models.CASCADE, related_name="crates")
+    clerk = models.ForeignKey(Clerk, null=True, blank=True, on_delete=models.SET_NULL, related_name="crates")
+    code = models.CharField(max_length=20, unique=True)
+    qty = models.IntegerField(default=0)
+    data = models.JSONField(default=dict, blank=True)
+
+    tracker = FieldTracker()

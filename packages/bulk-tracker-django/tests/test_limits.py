@@ -1,0 +1,75 @@
+"""What is not promised (docs/guarantees.md), pinned so that a change of behaviour is a decision."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, models, transaction
+from django.db.models import F
+
+from bulk_tracker import suspended
+from testapp.models import Book, Note, Tag
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def book():
+    return Book.objects.create(title="t", stock=1)
+
+
+def test_save_reports_the_old_values_its_field_tracker_saw(book, received):
+    """save() costs Django's statements only: old values are those the instance was loaded with."""
+    stale = Book.objects.get(pk=book.pk)
+    Book.objects.filter(pk=book.pk).update(stock=7)  # not seen by ``stale``
+    received.calls.clear()
+    with received.committing():
+        stale.stock = 9
+        stale.save(update_fields=["stock"])
+    assert received.only("update").objects[0].changed_values == {"stock": 1}  # the row held 7
+
+
+def test_save_of_an_expression_reports_the_instance_as_django_leaves_it(book, received):
+    """Before Django 6.1 the attribute stays the expression until refresh_from_db(); 6.1 reads it back."""
+    plain = Book.objects.create(title="plain", stock=1)
+    plain.stock = F("stock") + 1
+    models.Model.save(plain)
+    received.calls.clear()
+    with received.committing():
+        book.stock = F("stock") + 1
+        book.save()
+    [changed] = received.only("update").objects
+    assert changed.changed_values == {"stock": 1}
+    assert repr(changed.instance.stock) == repr(plain.stock)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_callers_objects_are_reported_as_they_are_at_commit(book, received):
+    """bulk_update() and save() report the caller's own objects, read by receivers after the commit."""
+    received.calls.clear()
+    with transaction.atomic():
+        book.stock = 5
+        Book.objects.bulk_update([book], ["stock"])
+        book.stock = 6  # not saved, but the same object
+    [changed] = received.only("update").objects
+    assert changed.changed_values == {"stock": 1}
+    assert changed.instance.stock == 6
+
+
+def test_raw_sql_untracked_querysets_and_suspended_blocks_are_not_seen(book, received):
+    received.calls.clear()
+    with received.committing():
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {Book._meta.db_table} SET stock = 2")
+        models.QuerySet(Book).update(stock=3)
+        models.QuerySet(Tag).bulk_create([Tag(name="plain")])
+        with suspended():
+            Book.objects.update(stock=4)
+            book.delete()
+    assert received.calls == []
+
+
+def test_ignore_conflicts_without_another_unique_key_reports_created_rows_without_pk(received):
+    """No backend returns the pks of an INSERT that ignores conflicts, and no other key can find them."""
+    with received.committing():
+        Note.objects.bulk_create([Note(text="a"), Note(text="b")], ignore_conflicts=True)
+    assert [(o.instance.pk, o.instance.text) for o in received.only("create").objects] == [(None, "a"), (None, "b")]
