@@ -1,0 +1,1 @@
+"""The benchmark's models, the same fields for every implementation."""
