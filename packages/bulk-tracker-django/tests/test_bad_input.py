@@ -225,12 +225,6 @@ def test_update_of_the_primary_key_reports_the_moved_rows(shelf, received):
 
 
 @pytest.mark.skipif(django.VERSION >= (6, 1), reason="Django 6.1 refuses it (a bad-input case above)")
-@pytest.mark.xfail(
-    strict=True,
-    reason="managers.py: update() after distinct(*fields) is passed to Django untracked, assuming Django "
-    "refuses it; Django before 6.1 writes it, unreported. Fix: track it (the old-value read drops DISTINCT "
-    "already) and leave the refusal to Django 6.1's own check.",
-)
 def test_update_after_distinct_fields_is_reported(shelf, received):
     with received.committing():
         count = Book.objects.distinct("title").update(stock=5)
@@ -238,13 +232,6 @@ def test_update_after_distinct_fields_is_reported(shelf, received):
     assert sorted(o.changed_values["stock"] for o in received.only("update").objects) == [0, 1, 3]
 
 
-@pytest.mark.xfail(
-    connection.vendor == "postgresql",
-    strict=True,
-    reason="rows.py: the old-value read locks a GROUP BY query, which PostgreSQL refuses (NotSupportedError "
-    "'FOR UPDATE is not allowed with GROUP BY clause') where Django's update() succeeds. Fix: read and lock "
-    "by pk__in a subquery of the filtered pks (or drop the annotations from the read).",
-)
 def test_update_after_values_and_annotate_is_reported(shelf, received):
     with received.committing():
         count = Book.objects.values("author").annotate(n=Count("pk")).update(stock=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
+import django
 from asgiref.sync import sync_to_async
 from django.db import connections, models, transaction
 from django.db.models.sql.subqueries import UpdateQuery
@@ -34,7 +35,8 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
     def update(self, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> int:
         info = resolve_tracking_info(tracking_info_)
         query = self.query
-        if not wants(post_update_signal, self.model) or query.combinator or query.is_sliced or query.distinct_fields:
+        refused = query.combinator or query.is_sliced or (query.distinct_fields and django.VERSION >= (6, 1))
+        if not wants(post_update_signal, self.model) or refused:
             return super().update(**kwargs)  # untracked, or refused by Django with its own error
         self._for_write = True
         alias = self.db

@@ -48,6 +48,20 @@ def lock_targets(opts: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def written_rows(queryset: models.QuerySet[M]) -> models.QuerySet[M]:
+    """The rows an UPDATE of ``queryset`` writes, as a query that can be read under a lock.
+
+    An UPDATE ignores DISTINCT (and DISTINCT ON), and writes every row of a grouped query.
+    """
+    queryset = queryset.all()
+    queryset.query.distinct = False
+    queryset.query.distinct_fields = ()
+    if queryset.query.group_by is not None:  # FOR UPDATE refuses GROUP BY: select the rows by pk
+        grouped = queryset.values("pk")
+        queryset = queryset.model._base_manager.db_manager(queryset.db).filter(pk__in=grouped)
+    return queryset
+
+
 def lock(queryset: models.QuerySet[M]) -> models.QuerySet[M]:
     """``queryset`` reading under a row lock where the backend has one (a no-op on SQLite)."""
     features = connections[queryset.db].features
@@ -62,7 +76,7 @@ def lock(queryset: models.QuerySet[M]) -> models.QuerySet[M]:
 
 def read_values(queryset: models.QuerySet[Any], attnames: Sequence[str]) -> dict[Hashable, Row]:
     """``{pk: {attname: value}}`` of the rows ``queryset`` matches, locked until the transaction ends."""
-    values = lock(queryset).values_list("pk", *attnames)
+    values = lock(written_rows(queryset)).values_list("pk", *attnames)
     return {pk: dict(zip(attnames, row, strict=True)) for pk, *row in values}
 
 
