@@ -172,14 +172,6 @@ MARKS = {
     "update: a reverse relation": pytest.mark.skipif(
         django.VERSION < (5, 0), reason="Django 4.2 itself fails inside its compiler (AttributeError)"
     ),
-    "bulk_create: text into an integer, upserted": pytest.mark.xfail(
-        django.VERSION >= (6, 1),
-        strict=True,
-        reason="managers.py: the upsert runs in atomic(savepoint=False), so Django's ValueError, raised "
-        "before any write, marks the caller's transaction for rollback; Django 6.1 no longer wraps a "
-        "one-batch bulk_create in atomic() and leaves it usable. Fix: prepare the values (Django's "
-        "get_db_prep_save) before the locked read, or let a non-database error leave the block unmarked.",
-    ),
 }
 
 

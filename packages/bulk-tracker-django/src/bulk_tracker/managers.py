@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 import django
@@ -151,7 +152,10 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
             deliver(post_create_signal, self.model, [ModifiedObject(obj) for obj in created], info, alias)
             return created
         check_options(self, objs, options)  # Django's errors, before the transaction (see bulk_update)
-        with transaction.atomic(using=alias, savepoint=False):
+        # The locked read and the insert need one transaction. Inside the caller's, none of our own:
+        # a bad value that Django refuses before writing must leave that transaction usable, as Django does.
+        in_transaction = connections[alias].in_atomic_block
+        with nullcontext() if in_transaction else transaction.atomic(using=alias, savepoint=False):
             result = bulk_create_with_conflicts(self, objs, options, super().bulk_create)
         deliver(post_create_signal, self.model, [ModifiedObject(obj) for obj in result.created], info, alias)
         deliver(post_update_signal, self.model, result.updated, info, alias)
