@@ -332,6 +332,8 @@ def run(args: argparse.Namespace) -> int:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(doc, indent=1) + "\n")
     print()
+    if smoke:
+        print("Smoke test: the checks are what counts here; timings of this size and repeat mean nothing.\n")
     print(render_run(doc, details=not smoke))
     print(f"results: {out_path.relative_to(ROOT) if out_path.is_relative_to(ROOT) else out_path}")
     if not smoke and not args.no_report:
@@ -565,7 +567,7 @@ def versions_block(doc: dict[str, Any]) -> list[str]:
     lines.append("- databases: " + "; ".join(servers[db] for db in DBS if db in servers))
     opts = doc["options"]
     lines.append(
-        f"- {opts['repeats']} repeats on fresh data, fewer once one case has taken {opts['budget']:g} s; "
+        f"- {opts['repeats']} repeats on fresh data, fewer once a case's timed runs have taken {opts['budget']:g} s; "
         + (f"statements cut off after {opts['timeout']:g} s" if opts.get("timeout") else "no statement timeout")
         + f"; the whole run took {doc.get('duration_s', 0) / 60:.1f} min"
     )
@@ -587,10 +589,14 @@ def write_report(files: list[Path]) -> None:
     ]
     for path, doc in docs:
         dbs, sizes, _ = layout(doc)
-        out.append(
-            f"\n## {', '.join(DB_LABELS[d] for d in dbs)}; {', '.join(f'{s:,}' for s in sizes)} rows "
-            f"({doc['started_at'][:10]})\n"
-        )
+        opts = doc["options"]
+        extra = [f"jit {opts['pg_jit']}"] if opts.get("pg_jit", "default") != "default" else []
+        if opts.get("scenarios"):
+            extra.append(", ".join(opts["scenarios"]))
+        if sorted(opts.get("impl", IMPLS)) != sorted(IMPLS):
+            extra.append(", ".join(opts["impl"]))
+        heading = f"{', '.join(DB_LABELS[d] for d in dbs)}; {', '.join(f'{s:,}' for s in sizes)} rows"
+        out.append(f"\n## {heading}{''.join(f'; {e}' for e in extra)} ({doc['started_at'][:10]})\n")
         out.append(f"- reproduce: `{doc['command']}`")
         out.append(f"- results: [`{path.relative_to(HERE)}`]({path.relative_to(HERE)})")
         out += versions_block(doc)
