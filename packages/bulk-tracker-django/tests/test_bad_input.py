@@ -199,21 +199,43 @@ def test_bulk_create_tracking_info_of_the_wrong_type_is_refused(shelf, received)
 # Calls Django accepts: written, so they must be reported. Found while building the cases above.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="managers.py: update() reads the new rows by their old pks, so rows whose pk it changes are "
-    "never reported. Fix: when the pk is among the written fields, read the new rows by the pks the "
-    "UPDATE produced (RETURNING where the backend has it, else compute them from the old rows).",
-)
 def test_update_of_the_primary_key_reports_the_moved_rows(shelf, received):
     top = Book.objects.order_by("-pk").values_list("pk", flat=True)[0]
     with received.committing():
         Book.objects.filter(title="c").update(id=F("id") + top + 100, stock=4)
     moved = Book.objects.get(title="c")
     call = received.only("update")
-    assert [(o.instance.pk, o.changed_values) for o in call.objects] == [
-        (moved.pk, {"id": moved.pk - top - 100, "stock": 3})
+    assert [(o.instance.pk, o.instance.stock, o.changed_values) for o in call.objects] == [
+        (moved.pk, 4, {"id": moved.pk - top - 100, "stock": 3})
     ]
+
+
+def test_update_moving_every_primary_key_reports_each_row_once_with_its_old_pk(
+    shelf, received, django_assert_num_queries
+):
+    before = dict(Book.objects.values_list("title", "pk"))
+    top = max(before.values())
+    statements = 3 if connection.vendor == "mysql" else 2  # the locked read, then the UPDATE (+ re-read)
+    with received.committing(), django_assert_num_queries(statements):
+        assert Book.objects.update(id=F("id") + top) == len(before)
+    call = received.only("update")
+    assert [(o.instance.title, o.instance.pk, o.changed_values) for o in call.objects] == [
+        (title, pk + top, {"id": pk}) for title, pk in sorted(before.items(), key=lambda item: item[1])
+    ]
+
+
+def test_update_of_the_primary_key_to_a_value_reports_the_row_under_its_new_pk(shelf, received):
+    old_pk = Book.objects.get(title="a").pk
+    new_pk = Book.objects.order_by("-pk").values_list("pk", flat=True)[0] + 50
+    with received.committing():
+        Book.objects.filter(pk=old_pk).update(id=new_pk)
+    (modified,) = received.only("update").objects
+    assert (modified.instance.pk, modified.instance.title, modified.changed_values) == (
+        new_pk,
+        "a",
+        {"id": old_pk},
+    )
+    assert not Book.objects.filter(pk=old_pk).exists()
 
 
 @pytest.mark.skipif(django.VERSION >= (6, 1), reason="Django 6.1 refuses it (a bad-input case above)")

@@ -44,7 +44,8 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
         written = _written_fields(self, kwargs)
         attnames = list(dict.fromkeys(field.attname for field in written.values()))
         with transaction.atomic(using=alias, savepoint=False):
-            old = rows.read_values(self, attnames)
+            old = rows.read_values(self, attnames, _new_pk_annotation(self.model, written, kwargs))
+            moved = _new_pks(self.model, old, written, kwargs)
             if old and rows.returns_from_update(self.model, alias) and not self.query.annotations:
                 # One statement writes exactly the rows read and hands back their new state.
                 count, new = rows.update_returning(self.model, alias, kwargs, list(old))
@@ -53,7 +54,10 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
                 # meanwhile must not be changed unreported. SQLite serialises writers instead.
                 locking = connections[alias].features.has_select_for_update
                 count = models.QuerySet.update(self.filter(pk__in=list(old)) if locking else self, **kwargs)
-                new = rows.fetch(self.model, alias, _maybe_changed(old, written, kwargs))
+                maybe_changed = _maybe_changed(old, written, kwargs)
+                new = rows.fetch(self.model, alias, [moved.get(pk, pk) for pk in maybe_changed])
+        if moved:  # the rows written are found under their new pks
+            new = {pk: new[moved[pk]] for pk in old if moved[pk] in new}
         changes = [
             (new[pk], diff)
             for pk in sorted(old, key=rows.pk_order)
@@ -214,6 +218,39 @@ def _written_fields(queryset: models.QuerySet[Any], kwargs: dict[str, Any]) -> d
     query.add_update_values(kwargs)  # raises Django's FieldError for names it refuses
     opts = queryset.model._meta
     return {key: opts.pk if key == "pk" else opts.get_field(key) for key in kwargs}
+
+
+_NEW_PK = "_bulk_tracker_new_pk"
+
+
+def _primary_key_written(model: type[models.Model], written: dict[str, Any]) -> str | None:
+    """The keyword of ``update()`` that writes the primary key, if one does."""
+    return next((key for key, field in written.items() if field == model._meta.pk), None)
+
+
+def _new_pk_annotation(
+    model: type[models.Model], written: dict[str, Any], kwargs: dict[str, Any]
+) -> dict[str, Any] | None:
+    """An expression that writes the pk, to be evaluated per row in the locked read of the old rows."""
+    key = _primary_key_written(model, written)
+    if key is None or not hasattr(kwargs[key], "resolve_expression"):
+        return None
+    return {_NEW_PK: models.ExpressionWrapper(kwargs[key], output_field=written[key])}
+
+
+def _new_pks(
+    model: type[models.Model], old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]
+) -> dict[Hashable, Hashable]:
+    """``{old pk: new pk}`` when ``update()`` writes the primary key, else empty."""
+    key = _primary_key_written(model, written)
+    if key is None or not old:
+        return {}
+    field = written[key]
+    if _NEW_PK in next(iter(old.values()), {}):
+        return {pk: field.to_python(row.pop(_NEW_PK)) for pk, row in old.items()}
+    value = kwargs[key]
+    new_pk = field.to_python(value.pk if isinstance(value, models.Model) else value)
+    return dict.fromkeys(old, new_pk)
 
 
 def _maybe_changed(old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]) -> list[Hashable]:

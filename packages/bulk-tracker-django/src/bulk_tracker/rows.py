@@ -74,10 +74,17 @@ def lock(queryset: models.QuerySet[M]) -> models.QuerySet[M]:
     return queryset.select_for_update()
 
 
-def read_values(queryset: models.QuerySet[Any], attnames: Sequence[str]) -> dict[Hashable, Row]:
-    """``{pk: {attname: value}}`` of the rows ``queryset`` matches, locked until the transaction ends."""
-    values = lock(written_rows(queryset)).values_list("pk", *attnames)
-    return {pk: dict(zip(attnames, row, strict=True)) for pk, *row in values}
+def read_values(
+    queryset: models.QuerySet[Any], attnames: Sequence[str], annotations: dict[str, Any] | None = None
+) -> dict[Hashable, Row]:
+    """``{pk: {attname: value}}`` of the rows ``queryset`` matches, locked until the transaction ends.
+
+    ``annotations`` are computed in the same statement and returned under their own names.
+    """
+    annotations = annotations or {}
+    names = [*attnames, *annotations]
+    values = lock(written_rows(queryset)).annotate(**annotations).values_list("pk", *names)
+    return {pk: dict(zip(names, row, strict=True)) for pk, *row in values}
 
 
 def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashable, M]:
