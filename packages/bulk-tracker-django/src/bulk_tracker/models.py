@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from contextlib import suppress
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
@@ -19,9 +20,12 @@ from bulk_tracker_core import (
     values_equal,
 )
 
+from . import loading
 from .delivery import accepting_tracking_info, deliver, wants
 from .managers import BulkTrackerManager
 from .signals import post_create_signal, post_update_signal
+
+_M = TypeVar("_M", bound="BulkTrackerModel")
 
 
 def find_field_tracker(model: type[models.Model]) -> str | None:
@@ -44,6 +48,21 @@ class BulkTrackerModel(models.Model):
 
     class Meta:
         abstract = True
+
+    @classmethod
+    def from_db(
+        cls: type[_M], db: str | None, field_names: Collection[str], values: Sequence[Any], **kwargs: Any
+    ) -> _M:
+        """Django's ``from_db()``; a full row of a plain tracked model is built without model_utils' per-field cost."""
+        if db is not None:
+            built = loading.build(cls, db, values, kwargs)
+            if built is not None:
+                return built
+        return super().from_db(db, field_names, values, **kwargs)
+
+    def get_deferred_fields(self) -> set[str]:
+        """Django's, computed as one set difference: model_utils asks it on every read of a tracked field."""
+        return set(loading.concrete_attnames(type(self)).difference(self.__dict__))
 
     def save(self, *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> None:
         info = resolve_tracking_info(tracking_info_)

@@ -1,0 +1,176 @@
+"""Loading tracked rows: instances built as Django and model_utils build them, without their per-field cost.
+
+``Model.from_db()`` runs ``__init__``, and model_utils wraps both ``__init__`` and every field's
+descriptor: each attribute set and each value its tracker records asks ``get_deferred_fields()``
+(a pass over every field), and every recorded value is deep-copied. A row of eight columns costs
+about fifteen times what it costs for a plain model. For a full row of a model whose loading nothing
+customises, the same instance is built here directly: the field values in ``__dict__``, the state
+``from_db()`` sets, and each tracker holding copies of the values, as ``set_saved_fields()`` holds
+them. Anything else (deferred fields, custom descriptors, ``pre_init``/``post_init`` receivers, a
+custom ``__init__`` or tracker) is left to Django. ``test_loading.py`` compares both ways, field by field.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import operator
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db import models
+from django.db.models.base import ModelState
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
+from model_utils import tracker as model_utils_tracker
+
+M = TypeVar("M", bound=models.Model)
+
+_PLAIN_DESCRIPTORS = (DeferredAttribute, models.fields.related_descriptors.ForeignKeyDeferredAttribute)
+_IMMUTABLE = frozenset(
+    {type(None), bool, int, float, str, bytes, decimal.Decimal, uuid.UUID}
+    | {datetime.datetime, datetime.date, datetime.time, datetime.timedelta}
+)
+_KNOWN_KWARGS = frozenset({"fetch_mode"})  # Django 6.1's from_db() keyword
+
+
+@dataclass(frozen=True)
+class _Tracker:
+    attname: str
+    instance_tracker: Callable[..., Any]
+    fields: Any
+    field_map: dict[str, str]
+    names: tuple[str, ...]  # the tracked names
+    read: Callable[[Sequence[Any]], Sequence[Any]]  # a row's values of those names, in their order
+
+
+@dataclass(frozen=True)
+class _Plan:
+    attnames: tuple[str, ...]
+    pk_attname: str
+    trackers: tuple[_Tracker, ...]  # in the order their __init__ wrappers initialise them
+    deep_copy: Callable[[Any], Any]
+
+
+_plans: dict[type[models.Model], _Plan | None] = {}
+_attnames: dict[type[models.Model], frozenset[str]] = {}
+
+
+def concrete_attnames(model: type[models.Model]) -> frozenset[str]:
+    """The attnames of ``model``'s concrete fields: what ``get_deferred_fields()`` looks for."""
+    attnames = _attnames.get(model)
+    if attnames is None:
+        attnames = _attnames[model] = frozenset(field.attname for field in model._meta.concrete_fields)
+    return attnames
+
+
+def build(model: type[M], db: str, values: Sequence[Any], kwargs: dict[str, Any]) -> M | None:
+    """``model.from_db(db, <every concrete attname>, values)`` built directly, or None to let Django build it."""
+    plan = _plans[model] if model in _plans else _plans.setdefault(model, _plan(model))
+    if (
+        plan is None
+        or len(values) != len(plan.attnames)
+        or not kwargs.keys() <= _KNOWN_KWARGS
+        or (pre_init.receivers and pre_init.has_listeners(model))
+        or (post_init.receivers and post_init.has_listeners(model))
+    ):
+        return None
+    new = object.__new__(model)
+    state = ModelState()
+    state.adding = False
+    state.db = db
+    if kwargs.get("fetch_mode") is not None:
+        state.fetch_mode = kwargs["fetch_mode"]
+    attributes = new.__dict__
+    attributes["_state"] = state
+    attributes.update(zip(plan.attnames, values, strict=True))
+    has_pk = bool(attributes[plan.pk_attname])
+    immutable = _IMMUTABLE.issuperset(map(type, values))
+    for tracker in plan.trackers:
+        instance_tracker = tracker.instance_tracker(new, tracker.fields, tracker.field_map)
+        attributes[tracker.attname] = instance_tracker
+        saved = dict(zip(tracker.names, tracker.read(values), strict=True)) if has_pk else {}
+        if not immutable:  # model_utils keeps copies, so that changing a mutable value in place is seen
+            saved = {
+                name: value if type(value) in _IMMUTABLE else plan.deep_copy(value) for name, value in saved.items()
+            }
+        instance_tracker.saved_data = saved
+        attributes["_instance_initialized"] = True
+    return new
+
+
+def _plan(model: type[models.Model]) -> _Plan | None:
+    """How to build ``model``'s instances directly, or None when something customises its loading."""
+    opts = model._meta
+    deep_copy = getattr(model_utils_tracker, "lightweight_deepcopy", None)
+    if opts.abstract or deep_copy is None or model.__setattr__ is not object.__setattr__:
+        return None
+    trackers = _trackers_of(model.__init__)
+    if trackers is None:
+        return None
+    attnames = tuple(field.attname for field in opts.concrete_fields)
+    for attname in attnames:
+        descriptor = _class_attribute(model, attname)
+        while isinstance(descriptor, model_utils_tracker.DescriptorWrapper):  # one per tracker, MTI parents' too
+            descriptor = descriptor.descriptor
+        if type(descriptor) not in _PLAIN_DESCRIPTORS:
+            return None
+    planned = []
+    for tracker in trackers:
+        instance_tracker = tracker.tracker_class
+        if not (
+            type(tracker) in (model_utils_tracker.FieldTracker, model_utils_tracker.ModelTracker)
+            and _method_is(instance_tracker, model_utils_tracker.FieldInstanceTracker, "__init__")
+            and _method_is(instance_tracker, model_utils_tracker.FieldInstanceTracker, "set_saved_fields")
+            and _method_is(instance_tracker, model_utils_tracker.FieldInstanceTracker, "current")
+            and _method_is(instance_tracker, model_utils_tracker.FieldInstanceTracker, "get_field_value")
+        ):
+            return None
+        names = tuple(tracker.fields)
+        if any(tracker.field_map[name] not in attnames for name in names):
+            return None  # a tracked property or other attribute: read it as model_utils does
+        positions = [attnames.index(tracker.field_map[name]) for name in names]
+        read = _reader(positions)
+        planned.append(_Tracker(tracker.attname, instance_tracker, tracker.fields, tracker.field_map, names, read))
+    return _Plan(attnames, opts.pk.attname, tuple(planned), deep_copy)
+
+
+def _trackers_of(init: Callable[..., None]) -> list[Any] | None:
+    """The FieldTrackers whose wrappers make up ``init`` around ``Model.__init__``, innermost first.
+
+    None when anything else wraps or replaces ``Model.__init__``.
+    """
+    trackers = []
+    while init is not models.Model.__init__:
+        code = getattr(init, "__code__", None)
+        if code is None or (code.co_filename, code.co_name) != (model_utils_tracker.__file__, "inner"):
+            return None  # functools.wraps copied the wrapped name: recognise model_utils' wrapper by its code
+        cells = dict(zip(code.co_freevars, (cell.cell_contents for cell in init.__closure__ or ()), strict=True))
+        tracker, original = cells.get("self"), cells.get("original")
+        if not isinstance(tracker, model_utils_tracker.FieldTracker) or original is None:
+            return None
+        trackers.append(tracker)
+        init = original
+    return trackers[::-1]
+
+
+def _reader(positions: list[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    if not positions:
+        return lambda values: ()
+    if len(positions) == 1:
+        return lambda values: (values[positions[0]],)
+    return operator.itemgetter(*positions)
+
+
+def _class_attribute(model: type[models.Model], name: str) -> Any:
+    """The class attribute ``name`` as stored, without running its descriptor."""
+    for klass in model.__mro__:
+        if name in vars(klass):
+            return vars(klass)[name]
+    return None
+
+
+def _method_is(cls: type, base: type, name: str) -> bool:
+    return getattr(cls, name) is getattr(base, name)
