@@ -22,7 +22,6 @@ reports it), and every reported value is the row as this delete removed or chang
 
 from __future__ import annotations
 
-import copy
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from django.db import connections, models, transaction
 from django.db.migrations.serializer import BaseSerializer, serializer_factory
 from django.db.migrations.writer import MigrationWriter
 from django.db.models import SET_DEFAULT, SET_NULL
+from django.db.models.base import ModelState
 from django.db.models.deletion import Collector
 from django.db.models.signals import post_delete as django_post_delete
 
@@ -87,11 +87,22 @@ def _collect_deleted(sender: type[models.Model], instance: models.Model, using: 
             weakref.finalize(origin, _runs.pop, key, None)  # a rolled-back run never reaches _send
         run = _runs[key] = _Run(current_tracking_info(), block)
         transaction.on_commit(lambda: _send(key, run), using=using)
-    # A copy: Django sets the pk of deleted instances to None once the delete is done.
-    deleted = copy.copy(instance)
+    deleted = _copy(instance)  # Django sets the pk of deleted instances to None once the delete is done
     for name, value in fresh.items():
         setattr(deleted, name, value)
     run.deleted.setdefault(sender, []).append(deleted)
+
+
+def _copy(instance: models.Model) -> models.Model:
+    """``copy.copy(instance)`` as Django's ``__getstate__``/``__setstate__`` make it, without pickling's detour."""
+    clone = object.__new__(type(instance))
+    clone.__dict__.update(instance.__dict__)
+    state = ModelState()
+    state.__dict__.update(instance._state.__dict__)
+    state.__dict__.pop("peers", None)  # weak references to the other rows of a query (Django 6.1), never copied
+    state.fields_cache = dict(instance._state.fields_cache)
+    clone._state = state
+    return clone
 
 
 def _send(key: tuple[int, str], run: _Run) -> None:
@@ -243,7 +254,7 @@ def _locked_rows(model: type[models.Model], using: str, pks: Any) -> dict[Any, d
     names = [f.attname for f in model._meta.concrete_fields]
     pk_name = model._meta.pk.attname
     found: dict[Any, dict[str, Any]] = {}
-    for chunk in rows.chunks(sorted(pks, key=pk_order), using):
+    for chunk in rows.chunks(rows.pk_sorted(pks), using):
         for row in rows.lock(base.filter(pk__in=chunk)).values(*names):
             found[row[pk_name]] = row
     return found

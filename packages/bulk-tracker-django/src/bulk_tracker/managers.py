@@ -47,26 +47,40 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
             old = rows.read_values(self, attnames, _new_pk_annotation(self.model, written, kwargs))
             moved = _new_pks(self.model, old, written, kwargs)
             if old and rows.returns_from_update(self.model, alias) and not self.query.annotations:
-                # One statement writes exactly the rows read and hands back their new state.
-                count, new = rows.update_returning(self.model, alias, kwargs, list(old))
+                # One statement writes exactly the rows read and hands back their new state; only
+                # the rows whose written columns changed become instances.
+                old_pk = {new_pk: pk for pk, new_pk in moved.items()}
+
+                def changed(pk: Hashable, values: rows.Row) -> bool:
+                    return bool(changed_fields(old[old_pk.get(pk, pk)], values))
+
+                new: dict[Hashable, M]
+                count, new = rows.update_returning(self._rows_read(old), kwargs, changed)
             else:
-                # With row locks, write exactly the rows read: a row that starts to match the filter
-                # meanwhile must not be changed unreported. SQLite serialises writers instead.
-                locking = connections[alias].features.has_select_for_update
-                count = models.QuerySet.update(self.filter(pk__in=list(old)) if locking else self, **kwargs)
+                count = sum(models.QuerySet.update(part, **kwargs) for part in self._rows_read(old))
                 maybe_changed = _maybe_changed(old, written, kwargs)
                 new = rows.fetch(self.model, alias, [moved.get(pk, pk) for pk in maybe_changed])
         if moved:  # the rows written are found under their new pks
             new = {pk: new[moved[pk]] for pk in old if moved[pk] in new}
         changes = [
             (new[pk], diff)
-            for pk in sorted(old, key=rows.pk_order)
+            for pk in rows.pk_sorted(old)
             if pk in new and (diff := changed_fields(old[pk], rows.attribute_values(new[pk], attnames)))
         ]
         deliver(post_update_signal, self.model, _as_written(changes, written, alias), info, alias)
         return count
 
     update.alters_data = True  # type: ignore[attr-defined]
+
+    def _rows_read(self, old: dict[Hashable, rows.Row]) -> list[models.QuerySet[M]]:
+        """What the UPDATE after a locked read of ``old`` writes: exactly those rows.
+
+        With row locks, a row that starts to match the filter meanwhile must not be changed
+        unreported. SQLite serialises writers instead: the caller's own filter matches the rows read.
+        """
+        if connections[self.db].features.has_select_for_update:
+            return rows.exactly(self.model, self.db, list(old))
+        return [self]
 
     def bulk_update(
         self,
@@ -114,7 +128,7 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
                 stored = reloaded = rows.fetch(self.model, alias, stale) if stale else {}
         by_attname = {field.attname: field for field in opts.concrete_fields}
         changes = []
-        for pk in sorted(old, key=rows.pk_order):
+        for pk in rows.pk_sorted(old):
             instance = reloaded.get(pk, first[pk])
             source = stored.get(pk, instance)  # what the database holds now, where it was returned
             new_values = {name: by_attname[name].to_python(getattr(source, name)) for name in attnames}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from django.db import connections, models
@@ -11,6 +12,7 @@ from django.db.models.fields.related import ForeignObject
 from django.db.models.sql.subqueries import UpdateQuery
 
 M = TypeVar("M", bound=models.Model)
+T = TypeVar("T")
 Row = dict[str, Any]
 _SQLITE_LIMIT_VARIABLE_NUMBER = 9  # sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, named there from Python 3.11
 
@@ -91,7 +93,7 @@ def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashabl
     """Full instances of ``pks`` through the base manager (a default manager must not hide rows)."""
     manager = model._base_manager.db_manager(alias)
     found: dict[Hashable, M] = {}
-    ordered = sorted(pks, key=pk_order)
+    ordered = pk_sorted(pks)
     for chunk in chunks(ordered, alias):
         found.update((obj.pk, obj) for obj in manager.filter(pk__in=chunk))
     return found
@@ -99,7 +101,7 @@ def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashabl
 
 def related_objects(field: ForeignObject, alias: str, values: Iterable[Any]) -> dict[Any, models.Model]:
     """Related instances of ``field`` for the given raw values, in one query per parameter chunk."""
-    wanted = sorted({value for value in values if value is not None}, key=pk_order)
+    wanted = pk_sorted({value for value in values if value is not None})
     if not wanted:
         return {}
     target = field.target_field
@@ -119,6 +121,15 @@ def pk_order(value: Any) -> tuple[str, Any]:
     return (type(value).__name__, value)
 
 
+def pk_sorted(pks: Iterable[T]) -> list[T]:
+    """``pks`` in primary-key order (``pk_order``), without a key per value when they compare as they are."""
+    pks = list(pks)
+    if len({type(pk) for pk in pks}) <= 1:
+        with suppress(TypeError):  # values of one type that do not order (None among them, say)
+            return sorted(pks)  # type: ignore[type-var]
+    return sorted(pks, key=pk_order)
+
+
 def returns_from_update(model: type[models.Model], alias: str) -> bool:
     """True when ``UPDATE ... RETURNING`` can hand back the new rows (PostgreSQL, SQLite 3.35+).
 
@@ -132,44 +143,80 @@ def returns_from_update(model: type[models.Model], alias: str) -> bool:
     )
 
 
+def exactly(model: type[M], alias: str, pks: Sequence[Hashable]) -> list[models.QuerySet[M]]:
+    """Querysets (of the base manager) that together match exactly the rows ``pks``.
+
+    On PostgreSQL one ``pk = ANY(array)``: one parameter, whatever the number of rows. Elsewhere
+    ``pk__in`` in chunks the backend's parameter limit allows.
+    """
+    manager = model._base_manager.db_manager(alias)
+    connection = connections[alias]
+    if not pks:
+        return [manager.none()]
+    if connection.vendor == "postgresql":
+        opts = model._meta
+        column = f"{connection.ops.quote_name(opts.db_table)}.{connection.ops.quote_name(opts.pk.column)}"
+        return [manager.extra(where=[f"{column} = ANY(%s)"], params=[list(pks)])]
+    return [manager.filter(pk__in=chunk) for chunk in chunks(pks, alias, per_item=2)]
+
+
 def update_returning(
-    model: type[M], alias: str, values: dict[str, Any], pks: Sequence[Hashable]
+    querysets: Iterable[models.QuerySet[M]],
+    values: dict[str, Any],
+    keep: Callable[[Hashable, Row], bool] | None = None,
 ) -> tuple[int, dict[Hashable, M]]:
-    """Django's UPDATE of the rows ``pks``, with ``RETURNING`` every column: the new rows, whole.
+    """Django's UPDATE of the rows of ``querysets``, with ``RETURNING`` every column: the new rows, whole.
 
     The statement is Django's own (``UpdateQuery``), so values and expressions are prepared and
-    validated exactly as ``QuerySet.update()`` does; only the RETURNING clause is added.
+    validated exactly as ``QuerySet.update()`` does; only the RETURNING clause is added. ``keep``
+    is passed to ``instances_from_rows()`` with the written columns.
     """
-    connection = connections[alias]
-    opts = model._meta
-    fields = list(opts.concrete_fields)
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     found: dict[Hashable, M] = {}
     count = 0
-    per_statement = max(1, max_params(alias) - 2 * len(values) - 1)
-    for start in range(0, len(pks), per_statement):
-        query = model._base_manager.db_manager(alias).filter(pk__in=pks[start : start + per_statement]).query
-        update = query.chain(UpdateQuery)
+    for queryset in querysets:
+        model, alias = queryset.model, queryset.db
+        connection = connections[alias]
+        opts = model._meta
+        columns = ", ".join(connection.ops.quote_name(field.column) for field in opts.concrete_fields)
+        update = queryset.query.chain(UpdateQuery)
         update.add_update_values(values)
+        update.annotations = {}
         sql, params = update.get_compiler(alias).as_sql()
         with connection.cursor() as cursor:
             cursor.execute(f"{sql} RETURNING {columns}", params)
             returned = cursor.fetchall()
         count += len(returned)
-        found.update(instances_from_rows(model, alias, returned))
+        written = [opts.get_field(name).attname for name in values]
+        found.update(instances_from_rows(model, alias, returned, written, keep))
     return count, found
 
 
-def instances_from_rows(model: type[M], alias: str, returned: Sequence[Sequence[Any]]) -> dict[Hashable, M]:
+def instances_from_rows(
+    model: type[M],
+    alias: str,
+    returned: Sequence[Sequence[Any]],
+    attnames: Sequence[str] = (),
+    keep: Callable[[Hashable, Row], bool] | None = None,
+) -> dict[Hashable, M]:
     """Instances from raw rows of every concrete column (in ``_meta.concrete_fields`` order), by pk.
 
-    The values go through the converters Django applies when it reads those columns itself.
+    The values go through the converters Django applies when it reads those columns itself. With
+    ``keep``, a row becomes an instance only if ``keep(pk, {attname: value} of attnames)`` is true;
+    the other columns of the rows left out are never converted.
     """
     opts = model._meta
     fields = list(opts.concrete_fields)
+    names = [field.attname for field in fields]
     compiler = model._base_manager.db_manager(alias).all().query.get_compiler(alias)
     converters = compiler.get_converters([field.get_col(opts.db_table) for field in fields])
+    pk_position = names.index(opts.pk.attname)
+    if keep is not None:
+        picked = [pk_position, *(names.index(name) for name in attnames)]
+        picked_converters = {i: converters[p] for i, p in enumerate(picked) if p in converters}
+        slim: Iterable[Sequence[Any]] = ([row[p] for p in picked] for row in returned)
+        if picked_converters:
+            slim = compiler.apply_converters(slim, picked_converters)
+        kept = (keep(pk, dict(zip(attnames, new, strict=True))) for pk, *new in slim)
+        returned = [row for row, wanted in zip(returned, kept, strict=True) if wanted]
     converted = compiler.apply_converters(returned, converters) if converters else returned
-    attnames = [field.attname for field in fields]
-    instances = (model.from_db(alias, attnames, row) for row in converted)
-    return {instance.pk: instance for instance in instances}
+    return {row[pk_position]: model.from_db(alias, names, row) for row in converted}
