@@ -46,27 +46,30 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
         with transaction.atomic(using=alias, savepoint=False):
             old = rows.read_values(self, attnames, _new_pk_annotation(self.model, written, kwargs))
             moved = _new_pks(self.model, old, written, kwargs)
+            diffs: dict[Hashable, rows.Row] = {}  # by old pk: the old values of what changed
+            new: dict[Hashable, M]
             if old and rows.returns_from_update(self.model, alias) and not self.query.annotations:
                 # One statement writes exactly the rows read and hands back their new state; only
                 # the rows whose written columns changed become instances.
                 old_pk = {new_pk: pk for pk, new_pk in moved.items()}
 
                 def changed(pk: Hashable, values: rows.Row) -> bool:
-                    return bool(changed_fields(old[old_pk.get(pk, pk)], values))
+                    pk = old_pk.get(pk, pk)
+                    diff = changed_fields(old[pk], values)
+                    if diff:
+                        diffs[pk] = diff
+                    return bool(diff)
 
-                new: dict[Hashable, M]
                 count, new = rows.update_returning(self._rows_read(old), kwargs, changed)
             else:
                 count = sum(models.QuerySet.update(part, **kwargs) for part in self._rows_read(old))
                 maybe_changed = _maybe_changed(old, written, kwargs)
                 new = rows.fetch(self.model, alias, [moved.get(pk, pk) for pk in maybe_changed])
-        if moved:  # the rows written are found under their new pks
-            new = {pk: new[moved[pk]] for pk in old if moved[pk] in new}
-        changes = [
-            (new[pk], diff)
-            for pk in rows.pk_sorted(old)
-            if pk in new and (diff := changed_fields(old[pk], rows.attribute_values(new[pk], attnames)))
-        ]
+                for pk in maybe_changed:
+                    row = new.get(moved.get(pk, pk))
+                    if row is not None and (diff := changed_fields(old[pk], rows.attribute_values(row, attnames))):
+                        diffs[pk] = diff
+        changes = [(new[moved.get(pk, pk)], diffs[pk]) for pk in rows.pk_sorted(diffs)]
         deliver(post_update_signal, self.model, _as_written(changes, written, alias), info, alias)
         return count
 
