@@ -55,7 +55,7 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
 
                 def changed(pk: Hashable, values: rows.Row) -> bool:
                     pk = old_pk.get(pk, pk)
-                    diff = changed_fields(old[pk], values)
+                    diff = changed_fields(old.pop(pk), values)  # the row's old values are not needed again
                     if diff:
                         diffs[pk] = diff
                     return bool(diff)

@@ -14,6 +14,7 @@ from django.db.models.sql.subqueries import UpdateQuery
 M = TypeVar("M", bound=models.Model)
 T = TypeVar("T")
 Row = dict[str, Any]
+_FETCH_SIZE = 2000
 _SQLITE_LIMIT_VARIABLE_NUMBER = 9  # sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, named there from Python 3.11
 
 
@@ -182,12 +183,13 @@ def update_returning(
         update.add_update_values(values)
         update.annotations = {}
         sql, params = update.get_compiler(alias).as_sql()
+        written = [opts.get_field(name).attname for name in values]
         with connection.cursor() as cursor:
             cursor.execute(f"{sql} RETURNING {columns}", params)
-            returned = cursor.fetchall()
-        count += len(returned)
-        written = [opts.get_field(name).attname for name in values]
-        found.update(instances_from_rows(model, alias, returned, written, keep))
+            # In parts: the raw rows of one part at a time are held beside the instances.
+            while returned := cursor.fetchmany(_FETCH_SIZE):
+                count += len(returned)
+                found.update(instances_from_rows(model, alias, returned, written, keep))
     return count, found
 
 
