@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.db import models
+from django.db.models import DEFERRED
 from django.db.models.signals import post_init
 from django.utils import timezone
 from model_utils.tracker import FieldInstanceTracker
@@ -112,6 +113,15 @@ def test_deferred_fields_and_post_init_receivers_are_left_to_django(rows):
         post_init.disconnect(receiver, sender=Book)
     assert seen == books
     assert_same(books[0], built_by_django(books[0]))
+
+
+def test_a_full_row_with_deferred_values_is_left_to_django(rows):
+    attnames = [field.attname for field in Tag._meta.concrete_fields]
+    tag = Tag.objects.get()
+    values = [DEFERRED if name == "color" else getattr(tag, name) for name in attnames]
+    loaded = Tag.from_db("default", attnames, values)
+    assert loaded.get_deferred_fields() == {"color"}
+    assert loaded.color == "grey"  # loaded from the database on first access, as Django does
 
 
 def test_a_model_whose_loading_is_customised_is_left_to_django():

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import models
-from django.db.models.base import ModelState
+from django.db.models.base import Deferred, ModelState
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 from model_utils import tracker as model_utils_tracker
@@ -77,6 +77,9 @@ def build(model: type[M], db: str, values: Sequence[Any], kwargs: dict[str, Any]
         or (post_init.receivers and post_init.has_listeners(model))
     ):
         return None
+    types = set(map(type, values))
+    if Deferred in types:  # a value Django's from_db() leaves unset
+        return None
     new = object.__new__(model)
     state = ModelState()
     state.adding = False
@@ -87,7 +90,7 @@ def build(model: type[M], db: str, values: Sequence[Any], kwargs: dict[str, Any]
     attributes["_state"] = state
     attributes.update(zip(plan.attnames, values, strict=True))
     has_pk = bool(attributes[plan.pk_attname])
-    immutable = _IMMUTABLE.issuperset(map(type, values))
+    immutable = types <= _IMMUTABLE
     for tracker in plan.trackers:
         instance_tracker = tracker.instance_tracker(new, tracker.fields, tracker.field_map)
         attributes[tracker.attname] = instance_tracker
