@@ -154,8 +154,8 @@ def exactly(model: type[M], alias: str, pks: Sequence[Hashable]) -> list[models.
     connection = connections[alias]
     if not pks:
         return [manager.none()]
-    if connection.vendor == "postgresql":
-        opts = model._meta
+    opts = model._meta
+    if connection.vendor == "postgresql" and isinstance(getattr(opts.pk, "column", None), str):  # not composite
         column = f"{connection.ops.quote_name(opts.db_table)}.{connection.ops.quote_name(opts.pk.column)}"
         return [manager.extra(where=[f"{column} = ANY(%s)"], params=[list(pks)])]
     return [manager.filter(pk__in=chunk) for chunk in chunks(pks, alias, per_item=2)]
