@@ -11,7 +11,7 @@ events (created rows, old -> new values, deleted rows) to the previous copy, and
   operation arrive once per (kind, model), in the order the operations ran;
 * the copy equals the database, read through the base managers.
 
-``BULK_TRACKER_ORACLE_EXAMPLES`` sets the number of examples (25 by default; 200 is the CI budget per backend);
+``BULK_TRACKER_ORACLE_EXAMPLES`` sets the number of examples (10 by default; 200 is the CI budget per backend);
 ``BULK_TRACKER_ORACLE_RANDOM=1`` explores new examples instead of the fixed derandomized ones.
 The number of examples run is printed and repeated in pytest's terminal summary.
 
@@ -45,7 +45,7 @@ from testapp.models import Clerk, Crate, Depot
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MODELS: tuple[type[Model], ...] = (Depot, Clerk, Crate)
-EXAMPLES = int(os.environ.get("BULK_TRACKER_ORACLE_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("BULK_TRACKER_ORACLE_EXAMPLES", "10"))
 RANDOM = os.environ.get("BULK_TRACKER_ORACLE_RANDOM", "") not in ("", "0")
 KINDS = {post_create_signal: "create", post_update_signal: "update", post_delete_signal: "delete"}
 MISSING_PK = 10**9  # never a row: operations on it must change and report nothing
