@@ -486,12 +486,16 @@ class Oracle(RuleBasedStateMachine):
         unique = {"unique_fields": ["name"]} if connection.features.supports_update_conflicts_with_target else {}
         Depot.objects.bulk_create(objs, update_conflicts=True, update_fields=["size"], **unique, **kwargs)
 
+    def delete_one(self, data: st.DataObject, model: type[Model], kwargs: dict[str, Any]) -> None:
+        """``instance.delete()`` of a drawn row of ``model``, when there is one."""
+        pk = self.draw_pk(data, model, "pk")
+        if pk is not None:
+            model.objects.get(pk=pk).delete(**kwargs)
+
     def op_depot_delete(self, data: st.DataObject, kwargs: dict[str, Any]) -> None:
         """Cascades to the depot's clerks and crates; crates of its clerks elsewhere get clerk NULL."""
         if data.draw(st.booleans(), label="an instance"):
-            pk = self.draw_pk(data, Depot, "pk")
-            if pk is not None:
-                Depot.objects.get(pk=pk).delete(**kwargs)
+            self.delete_one(data, Depot, kwargs)
         else:
             Depot.objects.filter(pk__in=self.draw_pks(data, Depot, "pks")).delete(**kwargs)
 
@@ -509,9 +513,7 @@ class Oracle(RuleBasedStateMachine):
     def op_clerk_delete(self, data: st.DataObject, kwargs: dict[str, Any]) -> None:
         """Sets the clerk of its crates to NULL."""
         if data.draw(st.booleans(), label="an instance"):
-            pk = self.draw_pk(data, Clerk, "pk")
-            if pk is not None:
-                Clerk.objects.get(pk=pk).delete(**kwargs)
+            self.delete_one(data, Clerk, kwargs)
         else:
             Clerk.objects.filter(name=data.draw(CLERK_NAMES, label="name")).delete(**kwargs)
 
