@@ -1,4 +1,5 @@
 import asyncio
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -254,3 +255,37 @@ def test_decorated_coroutine_run_concurrently():
     assert asyncio.run(main()) == [
         (TrackingInfo(user=name, system="cron"), TrackingInfo(system="cron")) for name in "ab"
     ]
+
+
+@dataclasses.dataclass
+class RequestInfo(TrackingInfo):
+    request_id: str | None = None
+
+
+def test_a_block_of_one_info_holds_that_very_object():
+    info = RequestInfo(user="alice", request_id="r-1")
+    with tracking(info) as entered:
+        assert entered is info
+        assert current_tracking_info() is info
+        assert resolve_tracking_info() is info
+    with tracking(comment="outer"), tracking(info, replace=True) as entered:
+        assert entered is info
+
+
+def test_a_block_of_info_and_keywords_keeps_the_subclass():
+    with tracking(RequestInfo(user="alice", request_id="r-1"), comment="import") as entered:
+        assert entered == RequestInfo(user="alice", comment="import", request_id="r-1")
+        assert type(entered) is RequestInfo
+
+
+def test_nested_blocks_keep_the_subclass_and_its_fields_either_way():
+    with tracking(RequestInfo(user="alice", request_id="r-1")), tracking(comment="inner") as entered:
+        assert entered == RequestInfo(user="alice", comment="inner", request_id="r-1")
+    with tracking(comment="outer"), tracking(RequestInfo(request_id="r-2")) as entered:
+        assert entered == RequestInfo(comment="outer", request_id="r-2")
+
+
+def test_an_explicit_info_wins_as_the_very_object():
+    info = RequestInfo(request_id="r-1")
+    with tracking(comment="context"):
+        assert resolve_tracking_info(info) is info

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from bulk_tracker_core import ModifiedObject, TrackingInfo, check_tracking_info
@@ -63,3 +65,57 @@ def test_check_tracking_info_type_error_says_what_was_expected_and_got(value):
     message = str(excinfo.value)
     assert "TrackingInfo or None" in message
     assert f"got {type(value).__name__}: {value!r}" in message
+
+
+@dataclasses.dataclass
+class RequestInfo(TrackingInfo):
+    request_id: str | None = None
+    tags: list[str] = dataclasses.field(default_factory=list)
+    attempt: int = 0
+
+
+@dataclasses.dataclass
+class OtherInfo(TrackingInfo):
+    source: str | None = None
+
+
+def test_merged_with_keeps_the_inner_subclass_and_its_fields():
+    outer = TrackingInfo(user="alice", kwargs={"a": 1})
+    inner = RequestInfo(comment="inner", kwargs={"b": 2}, request_id="r-1", tags=["x"])
+    merged = outer.merged_with(inner)
+    assert type(merged) is RequestInfo
+    assert merged == RequestInfo(user="alice", comment="inner", kwargs={"a": 1, "b": 2}, request_id="r-1", tags=["x"])
+    assert merged is not inner
+    assert inner == RequestInfo(comment="inner", kwargs={"b": 2}, request_id="r-1", tags=["x"])
+
+
+def test_merged_with_keeps_the_outer_subclass_and_its_fields_under_a_plain_inner():
+    outer = RequestInfo(user="alice", request_id="r-1", attempt=2)
+    merged = outer.merged_with(TrackingInfo(comment="inner", is_robust=True))
+    assert type(merged) is RequestInfo
+    assert merged == RequestInfo(user="alice", comment="inner", is_robust=True, request_id="r-1", attempt=2)
+    assert outer == RequestInfo(user="alice", request_id="r-1", attempt=2)
+
+
+def test_merged_with_same_subclass_inner_fields_win_when_set_and_defaults_fall_back():
+    outer = RequestInfo(request_id="outer", tags=["o"], attempt=1)
+    assert outer.merged_with(RequestInfo(request_id="inner")) == RequestInfo(request_id="inner", tags=["o"], attempt=1)
+    assert outer.merged_with(RequestInfo(tags=["i"], attempt=3)) == RequestInfo(
+        request_id="outer", tags=["i"], attempt=3
+    )
+    assert outer.merged_with(RequestInfo()) == outer
+
+
+def test_merged_with_unrelated_subclasses_keeps_the_inner_type_and_its_fields():
+    merged = RequestInfo(user="alice", request_id="r-1").merged_with(OtherInfo(source="cron"))
+    assert type(merged) is OtherInfo
+    assert merged == OtherInfo(user="alice", source="cron")
+
+
+def test_merged_with_a_field_without_default_is_always_the_inner_value():
+    @dataclasses.dataclass
+    class Mandatory(TrackingInfo):
+        ticket: str = dataclasses.field(kw_only=True)
+
+    merged = Mandatory(ticket="outer", user="a").merged_with(Mandatory(ticket="inner"))
+    assert merged == Mandatory(ticket="inner", user="a")

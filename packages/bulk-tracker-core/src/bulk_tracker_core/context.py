@@ -27,6 +27,7 @@ class _State:
 
 _OFF = _State()  # immutable, so safe as the default
 _state: ContextVar[_State] = ContextVar("bulk_tracker_state", default=_OFF)
+_NOTHING_GIVEN = TrackingInfo()
 
 
 def current_tracking_info() -> TrackingInfo | None:
@@ -91,8 +92,10 @@ class tracking(_StateBlock):  # noqa: N801 - used like contextlib's lower-case h
     """Attach a TrackingInfo to every tracked operation in the block.
 
     ``with tracking(user=u, comment="import"):`` or ``@tracking(comment="nightly")``.
-    Nested blocks merge: set attributes of the inner block win, ``kwargs`` dicts merge.
-    Pass ``replace=True`` to ignore the outer blocks instead.
+    Nested blocks merge: set attributes of the inner block win, ``kwargs`` dicts merge, and a
+    subclass of TrackingInfo keeps its type and its own fields (see ``TrackingInfo.merged_with``).
+    ``tracking(info)`` alone, outside any block or with ``replace=True``, makes ``info`` itself
+    (not a copy) the context. Pass ``replace=True`` to ignore the outer blocks.
     """
 
     def __init__(
@@ -112,7 +115,12 @@ class tracking(_StateBlock):  # noqa: N801 - used like contextlib's lower-case h
         given = TrackingInfo(
             user=user, comment=comment, reason=reason, system=system, kwargs=dict(kwargs or {}), is_robust=is_robust
         )
-        self.info = given if info is None else info.merged_with(given)
+        if info is None:
+            self.info = given
+        elif given == _NOTHING_GIVEN:
+            self.info = info  # the very object: receivers get what the caller passed
+        else:
+            self.info = info.merged_with(given)
         self.replace = replace
 
     def _enter_state(self, state: _State) -> _State:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+import dataclasses
+from dataclasses import MISSING, dataclass, field
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -46,15 +48,36 @@ class TrackingInfo:
             raise TypeError(f"TrackingInfo.kwargs must be a dict, got {type(self.kwargs).__name__}.")
 
     def merged_with(self, inner: TrackingInfo) -> TrackingInfo:
-        """Return this info overlaid by ``inner``: its set attributes win, ``kwargs`` merge."""
-        return TrackingInfo(
-            user=self.user if inner.user is None else inner.user,
-            comment=self.comment if inner.comment is None else inner.comment,
-            reason=self.reason if inner.reason is None else inner.reason,
-            system=self.system if inner.system is None else inner.system,
-            kwargs={**self.kwargs, **inner.kwargs},
-            is_robust=self.is_robust or inner.is_robust,
-        )
+        """Return this info overlaid by ``inner``: its set attributes win, ``kwargs`` merge.
+
+        An attribute is set when it differs from its field's default (None for the base fields).
+        The result is a copy of the more derived of the two (of ``inner`` when neither is), so a
+        subclass and its own fields survive the merge; neither argument is changed.
+        """
+        outer_is_derived = type(self) is not type(inner) and isinstance(self, type(inner))
+        merged = copy.copy(self if outer_is_derived else inner)
+        for f in dataclasses.fields(merged):
+            if f.name == "kwargs":
+                value: Any = {**self.kwargs, **inner.kwargs}
+            elif hasattr(inner, f.name) and (_is_set(getattr(inner, f.name), f) or not hasattr(self, f.name)):
+                value = getattr(inner, f.name)
+            else:
+                value = getattr(self, f.name)
+            object.__setattr__(merged, f.name, value)
+        return merged
+
+
+def _is_set(value: Any, f: dataclasses.Field[Any]) -> bool:
+    """True when ``value`` is not the default of field ``f`` (a field without default is always set)."""
+    if f.default is not MISSING:
+        default = f.default
+    elif f.default_factory is not MISSING:
+        default = f.default_factory()
+    else:
+        return True
+    if value is default:
+        return False
+    return not (type(value) is type(default) and value == default)
 
 
 def check_tracking_info(value: object) -> TrackingInfo | None:
