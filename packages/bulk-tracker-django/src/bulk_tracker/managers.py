@@ -69,6 +69,7 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
                     row = new.get(moved.get(pk, pk))
                     if row is not None and (diff := changed_fields(old[pk], rows.attribute_values(row, attnames))):
                         diffs[pk] = diff
+        self._result_cache = None  # as Django's update() does: the rows it cached are stale
         changes = [(new[moved.get(pk, pk)], diffs[pk]) for pk in rows.pk_sorted(diffs)]
         deliver(post_update_signal, self.model, _as_written(changes, written, alias), info, alias)
         return count
@@ -225,8 +226,8 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
     abulk_update.alters_data = True  # type: ignore[attr-defined]
 
 
-class BulkTrackerManager(models.manager.BaseManager.from_queryset(BulkTrackerQuerySet)):  # type: ignore[misc]
-    """The default manager of tracked models; combine with ``from_queryset(MyQuerySet)``."""
+class BulkTrackerManager(models.Manager.from_queryset(BulkTrackerQuerySet)):  # type: ignore[misc]
+    """The default manager of tracked models (a ``models.Manager``); combine with ``from_queryset(MyQuerySet)``."""
 
 
 def _written_fields(queryset: models.QuerySet[Any], kwargs: dict[str, Any]) -> dict[str, Any]:

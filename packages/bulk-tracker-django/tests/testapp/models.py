@@ -1,3 +1,4 @@
+import django
 from django.db import models
 from model_utils import FieldTracker
 
@@ -178,3 +179,43 @@ class Crate(BulkTrackerModel):
     data = models.JSONField(default=dict, blank=True)
 
     tracker = FieldTracker()
+
+
+# --- test_dropin_queryset.py: values a database stores otherwise than given, and a plain twin ---
+
+
+class Ledger(BulkTrackerModel):
+    label = models.CharField(max_length=20, default="")
+    day = models.DateField(null=True, blank=True)
+    at = models.DateTimeField(null=True, blank=True)
+    amount = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    qty = models.IntegerField(default=0)
+    ratio = models.FloatField(default=0)
+    data = models.JSONField(default=dict, blank=True)
+
+    tracker = FieldTracker()
+
+
+class PlainLedger(models.Model):
+    """Ledger's untracked twin: what plain Django does."""
+
+    label = models.CharField(max_length=20, default="")
+    day = models.DateField(null=True, blank=True)
+    at = models.DateTimeField(null=True, blank=True)
+    amount = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    qty = models.IntegerField(default=0)
+    ratio = models.FloatField(default=0)
+    data = models.JSONField(default=dict, blank=True)
+
+
+if django.VERSION >= (5, 0):
+
+    class Gauge(BulkTrackerModel):
+        """A column the database computes (GeneratedField, Django 5.0+)."""
+
+        qty = models.IntegerField(default=0)
+        doubled = models.GeneratedField(
+            expression=models.F("qty") * 2, output_field=models.IntegerField(), db_persist=True
+        )
+
+        tracker = FieldTracker()
