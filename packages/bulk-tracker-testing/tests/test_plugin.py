@@ -68,7 +68,7 @@ def test_registered_through_the_entry_point(project):
     result.stdout.fnmatch_lines(
         [
             "registered third-party plugins:",
-            "  bulk-tracker-testing-0.1.0 at */bulk_tracker_testing/plugin.py",
+            "  bulk-tracker-testing-* at */bulk_tracker_testing/plugin.py",
             "active plugins:",
             "    bulk_tracker * : */bulk_tracker_testing/plugin.py",
             "*fixtures defined from bulk_tracker_testing.plugin*",

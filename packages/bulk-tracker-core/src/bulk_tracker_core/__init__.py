@@ -4,7 +4,7 @@ from .context import current_tracking_info, is_suspended, resolve_tracking_info,
 from .diff import changed_fields, diff_rows, snapshot, values_equal
 from .objects import ModifiedObject, TrackingInfo, check_tracking_info
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 __all__ = [
     "ModifiedObject",

@@ -9,7 +9,7 @@ from bulk_tracker_core import (
     tracking,
 )
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 __all__ = [
     "ModifiedObject",

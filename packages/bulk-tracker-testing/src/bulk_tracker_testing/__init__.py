@@ -3,7 +3,7 @@
 from .assertions import assert_changed, assert_created, assert_deleted, assert_nothing_sent, assert_updated, describe
 from .capture import CapturedSignals, SignalCall, capture_signals
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 __all__ = [
     "CapturedSignals",
