@@ -1,4 +1,7 @@
-"""System checks: W001 (no FieldTracker) and W002 (database-level on_delete next to a tracked model)."""
+"""System checks: E001 (django-bulk-tracker installed too), W001 (no FieldTracker) and W002 (database-level
+on_delete next to a tracked model)."""
+
+import importlib.metadata
 
 import pytest
 from django.apps import apps
@@ -6,7 +9,7 @@ from django.core import checks
 from django.db import models
 from django.test.utils import isolate_apps
 
-from bulk_tracker.checks import check_field_trackers
+from bulk_tracker.checks import check_field_trackers, check_old_distribution
 from testapp.models import Author, Untracked
 
 
@@ -54,3 +57,33 @@ def test_database_level_on_delete_next_to_a_tracked_model_is_a_warning():
     assert warning.id == "bulk_tracker.W002"
     assert warning.obj is Child._meta.get_field("author")
     assert "DB_CASCADE" in warning.msg
+
+
+@pytest.fixture
+def old_distribution_installed(tmp_path, monkeypatch):
+    """django-bulk-tracker 0.2.1 as pip leaves it: a dist-info folder on sys.path, found by importlib.metadata."""
+    dist_info = tmp_path / "django_bulk_tracker-0.2.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: django-bulk-tracker\nVersion: 0.2.1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # also invalidates the import and metadata caches
+    assert importlib.metadata.version("django-bulk-tracker") == "0.2.1"
+
+
+def test_no_error_without_the_old_distribution():
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        importlib.metadata.distribution("django-bulk-tracker")
+    assert check_old_distribution() == []
+    assert [m for m in checks.run_checks(tags=[checks.Tags.compatibility]) if m.id == "bulk_tracker.E001"] == []
+
+
+@pytest.mark.usefixtures("old_distribution_installed")
+def test_the_old_distribution_installed_too_is_an_error_with_the_fix():
+    [error] = [m for m in checks.run_checks(tags=[checks.Tags.compatibility]) if m.id == "bulk_tracker.E001"]
+    assert type(error) is checks.Error
+    assert error.is_serious()
+    assert error.msg.startswith("django-bulk-tracker 0.2.1 is installed next to bulk-tracker-django.")
+    assert error.hint == (
+        "Run `pip uninstall django-bulk-tracker`, then `pip install --force-reinstall --no-deps bulk-tracker-django` "
+        "to put back the files the uninstall removed."
+    )
+    assert check_old_distribution() == [error]

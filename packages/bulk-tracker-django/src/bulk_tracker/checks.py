@@ -1,13 +1,35 @@
-"""System checks: configuration that would make tracking silently incomplete."""
+"""System checks: an installation or configuration that would break tracking or make it silently incomplete."""
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
-from django.core.checks import CheckMessage, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import models
+
+OLD_DISTRIBUTION = "django-bulk-tracker"
+
+
+@register(Tags.compatibility)
+def check_old_distribution(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E001: django-bulk-tracker installed too shares the ``bulk_tracker`` folder; uninstalling it deletes ours."""
+    try:
+        old = importlib.metadata.distribution(OLD_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return []
+    return [
+        Error(
+            f"{OLD_DISTRIBUTION} {old.version} is installed next to bulk-tracker-django. Both install the "
+            "bulk_tracker package folder, so their files are mixed, and uninstalling django-bulk-tracker "
+            "deletes files of bulk-tracker-django.",
+            hint="Run `pip uninstall django-bulk-tracker`, then `pip install --force-reinstall --no-deps "
+            "bulk-tracker-django` to put back the files the uninstall removed.",
+            id="bulk_tracker.E001",
+        )
+    ]
 
 
 @register(Tags.models)
