@@ -7,7 +7,7 @@ from contextlib import suppress
 from typing import Any, ClassVar, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models, router, transaction
 from model_utils import FieldTracker
 
@@ -15,17 +15,40 @@ from bulk_tracker_core import (
     ModifiedObject,
     TrackingInfo,
     changed_fields,
+    check_tracking_info,
     resolve_tracking_info,
     snapshot,
     values_equal,
 )
 
 from . import loading
-from .delivery import accepting_tracking_info, deliver, wants
+from .delivery import deliver, tracking_scope, wants
+from .exceptions import MissingFieldTrackerError
 from .managers import BulkTrackerManager
 from .signals import post_create_signal, post_update_signal
 
 _M = TypeVar("_M", bound="BulkTrackerModel")
+# Model.save()'s parameters, positional before Django 6.0 (deprecated from 5.1).
+_SAVE_PARAMETERS = ("force_insert", "force_update", "using", "update_fields")
+
+
+def _positional_info(
+    method: str, args: tuple[Any, ...], tracking_info_: object
+) -> tuple[tuple[Any, ...], TrackingInfo | None]:
+    """Take django-bulk-tracker 0.2.1's positional TrackingInfo out of ``save()``'s arguments.
+
+    A TrackingInfo is never one of Django's arguments, so it is recognised without doubt; 0.2.1
+    accepted it only as the sole positional argument, and so do we. Django's own positional
+    arguments pass through untouched (Django decides what it accepts).
+    """
+    if not any(isinstance(arg, TrackingInfo) for arg in args):
+        return args, check_tracking_info(tracking_info_)
+    if len(args) > 1 or tracking_info_ is not None:
+        raise TypeError(
+            f"{method}() takes a TrackingInfo either as its only positional argument or as tracking_info_=, "
+            "not both and not next to other positional arguments: pass Django's arguments by keyword."
+        )
+    return (), args[0]
 
 
 def find_field_tracker(model: type[models.Model]) -> str | None:
@@ -65,21 +88,28 @@ class BulkTrackerModel(models.Model):
         return set(loading.concrete_attnames(type(self)).difference(self.__dict__))
 
     def save(self, *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> None:
+        """Django's ``save()``, reported as a create or an update after commit.
+
+        ``tracking_info_`` may also be the only positional argument, as in django-bulk-tracker
+        0.2.1: ``obj.save(TrackingInfo(...))``.
+        """
+        args, tracking_info_ = _positional_info("save", args, tracking_info_)
         info = resolve_tracking_info(tracking_info_)
         model = type(self)
         creating = self._state.adding
+        options = {**dict(zip(_SAVE_PARAMETERS, args, strict=False)), **kwargs}  # Django's arguments, however passed
         # A new instance whose pk is set is saved with an UPDATE when that row exists: read the row.
-        overwrites = creating and wants(post_update_signal, model) and self._may_overwrite_a_row(kwargs)
+        overwrites = creating and wants(post_update_signal, model) and self._may_overwrite_a_row(options)
         if not (overwrites or wants(post_create_signal if creating else post_update_signal, model)):
             return super().save(*args, **kwargs)
         self._bulk_tracker_inserted = False
         if overwrites:
-            alias = kwargs.get("using") or router.db_for_write(model, instance=self)
+            alias = options.get("using") or router.db_for_write(model, instance=self)
             with transaction.atomic(using=alias, savepoint=False):
-                changed = self._stored_changes(alias, kwargs.get("update_fields"))
+                changed = self._stored_changes(alias, options.get("update_fields"))
                 super().save(*args, **kwargs)
         else:
-            changed = {} if creating else self._unsaved_changes(kwargs.get("update_fields"))
+            changed = {} if creating else self._unsaved_changes(options.get("update_fields"))
             super().save(*args, **kwargs)
         using = self._state.db or "default"
         if self._bulk_tracker_inserted:
@@ -91,16 +121,35 @@ class BulkTrackerModel(models.Model):
     save.alters_data = True  # type: ignore[attr-defined]
 
     async def asave(self, *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> None:
+        """``save()`` from async code, with the same arguments."""
         return await sync_to_async(self.save)(*args, tracking_info_=tracking_info_, **kwargs)
 
     asave.alters_data = True  # type: ignore[attr-defined]
 
-    delete = accepting_tracking_info(models.Model.delete)  # reported through the collector: deletion.py
+    def delete(
+        self, using: Any = None, keep_parents: bool = False, tracking_info_: TrackingInfo | None = None
+    ) -> tuple[int, dict[str, int]]:
+        """Django's ``delete()``, reported through its collector (cascades and SET_* included).
+
+        The signature is 0.2.1's: ``tracking_info_`` may be the third positional argument, and a
+        TrackingInfo given first (``obj.delete(info)``) is taken as ``tracking_info_`` too.
+        """
+        if isinstance(using, TrackingInfo):
+            if tracking_info_ is not None:
+                raise TypeError("delete() got two TrackingInfo arguments: pass one, as tracking_info_=.")
+            using, tracking_info_ = None, using
+        if isinstance(keep_parents, TrackingInfo):
+            raise TypeError("delete()'s second argument is keep_parents: pass a TrackingInfo as tracking_info_=.")
+        with tracking_scope(tracking_info_):
+            return super().delete(using=using, keep_parents=keep_parents)
+
+    delete.alters_data = True  # type: ignore[attr-defined]
 
     async def adelete(
-        self, *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any
+        self, using: Any = None, keep_parents: bool = False, tracking_info_: TrackingInfo | None = None
     ) -> tuple[int, dict[str, int]]:
-        return await sync_to_async(self.delete)(*args, tracking_info_=tracking_info_, **kwargs)
+        """``delete()`` from async code, with the same arguments."""
+        return await sync_to_async(self.delete)(using, keep_parents, tracking_info_)
 
     adelete.alters_data = True  # type: ignore[attr-defined]
 
@@ -135,9 +184,10 @@ class BulkTrackerModel(models.Model):
         """``{attname: old value}`` of the fields this save will write, from the FieldTracker."""
         name = find_field_tracker(type(self))
         if name is None:
-            raise ImproperlyConfigured(
-                f"{type(self).__name__} has no FieldTracker, so bulk_tracker cannot report what save() "
-                "changes. Add `tracker = FieldTracker()` (from model_utils) to the model."
+            raise MissingFieldTrackerError(
+                f"{type(self)._meta.label} has no FieldTracker, so bulk_tracker cannot report the old values "
+                "that save() overwrites. Add `tracker = FieldTracker()` (from model_utils) to the model, or "
+                "save inside bulk_tracker.suspended() to write it untracked."
             )
         tracker = getattr(self, name)
         selected = None
