@@ -1,6 +1,7 @@
-"""The bookshop sample: SQLite by default; SAMPLE_DATABASE_URL=postgres://... or mysql://... for the others.
+"""The bookshop sample: SQLite by default; SAMPLE_DATABASE_URL=postgres://..., mysql://... or sqlite:///path.
 
-The test suite's switch, BULK_TRACKER_TEST_DB=postgres|mariadb, also works (the local servers of .ci/run).
+The test suite's switch, BULK_TRACKER_TEST_DB=postgres|mariadb, also works (the local servers of .ci/run), with
+BULK_TRACKER_TEST_DB_NAME naming the database (``bookshop`` by default; the tests use ``test_`` + that name).
 """
 
 import os
@@ -52,9 +53,12 @@ TEMPLATES = [
 
 
 def database_from_url(url: str) -> dict:
+    """The ``DATABASES`` entry of ``url``: ``postgres://``, ``mysql://`` (or ``mariadb://``), ``sqlite:///path``."""
     if not url:
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
     parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": parts.path}
     engine = {"postgres": "postgresql", "postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}[parts.scheme]
     return {
         "ENGINE": f"django.db.backends.{engine}",
@@ -66,9 +70,10 @@ def database_from_url(url: str) -> dict:
     }
 
 
+TEST_DATABASE_NAME = os.environ.get("BULK_TRACKER_TEST_DB_NAME", "bookshop")
 TEST_DATABASE_URLS = {
-    "postgres": "postgres://postgres@127.0.0.1:5432/bookshop",
-    "mariadb": "mysql://root@127.0.0.1:3306/bookshop",
+    "postgres": f"postgres://postgres@127.0.0.1:5432/{TEST_DATABASE_NAME}",
+    "mariadb": f"mysql://root@127.0.0.1:3306/{TEST_DATABASE_NAME}",
 }
 DATABASES = {
     "default": database_from_url(
