@@ -1,23 +1,21 @@
+"""The page and its buttons. Every input goes through a form: bad input re-renders the page with the errors (400)."""
+
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from . import operations
+from .forms import CsvImportForm, DeleteAuthorForm, RaisePricesForm, RestockForm
 from .models import AuditEntry, Author, Book
 from .receivers import book_cache_key
-
-SAMPLE_CSV = (
-    "978-0-00-000001-1,The Left Hand of Darkness,Ursula Le Guin,10.50,3\n"
-    "978-0-00-000010-0,Excession,Iain M. Banks,9.99,5"
-)
 
 
 def _card(book: Book) -> dict[str, Any]:
@@ -25,15 +23,28 @@ def _card(book: Book) -> dict[str, Any]:
     return cache.get_or_set(book_cache_key(book.pk), lambda: {"cached_at": timezone.now()}, timeout=None)
 
 
-def index(request: HttpRequest) -> HttpResponse:
+def _page(request: HttpRequest, invalid: forms.Form | None = None) -> HttpResponse:
+    """The page with fresh forms, or with ``invalid`` (a bound form with errors) in its place and status 400."""
+    page_forms: dict[str, forms.Form] = {
+        "raise_prices": RaisePricesForm(),
+        "restock": RestockForm(),
+        "import_csv": CsvImportForm(),
+        "delete_author": DeleteAuthorForm(),
+    }
+    if invalid is not None:
+        page_forms = {name: invalid if type(form) is type(invalid) else form for name, form in page_forms.items()}
     books = list(Book.objects.select_related("author", "category").order_by("title"))
     context = {
         "books": [(book, _card(book)) for book in books],
         "authors": Author.objects.order_by("name"),
         "feed": AuditEntry.objects.select_related("user")[:40],
-        "sample_csv": SAMPLE_CSV,
+        "forms": page_forms,
     }
-    return render(request, "bookshop/index.html", context)
+    return render(request, "bookshop/index.html", context, status=200 if invalid is None else 400)
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    return _page(request)
 
 
 def feed(request: HttpRequest) -> HttpResponse:
@@ -42,38 +53,46 @@ def feed(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def raise_prices(request: HttpRequest) -> HttpResponse:
+    form = RaisePricesForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form)
+    percent = form.cleaned_data["percent"]
     try:
-        percent = Decimal(request.POST.get("percent", "10"))
-    except InvalidOperation:
-        messages.error(request, "The percentage must be a number.")
-        return redirect("index")
-    count = operations.raise_prices(percent)
-    messages.success(request, f"update(): {count} prices raised by {percent}%.")
+        count = operations.raise_prices(percent)
+    except operations.PriceRangeError as error:
+        form.add_error("percent", str(error))
+        return _page(request, form)
+    change = f"raised by {percent}%" if percent >= 0 else f"lowered by {-percent}%"
+    messages.success(request, f"update(): {count} prices {change}.")
     return redirect("index")
 
 
 @require_POST
 def restock(request: HttpRequest) -> HttpResponse:
-    count = operations.restock(below=int(request.POST.get("below", 3)), amount=int(request.POST.get("amount", 5)))
+    form = RestockForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form)
+    count = operations.restock(below=form.cleaned_data["below"], amount=form.cleaned_data["amount"])
     messages.success(request, f"bulk_update(): {count} books restocked.")
     return redirect("index")
 
 
 @require_POST
 def import_csv(request: HttpRequest) -> HttpResponse:
-    try:
-        count = operations.import_csv(request.POST.get("csv", ""))
-    except operations.CsvImportError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"bulk_create(update_conflicts=True): {count} rows imported.")
+    form = CsvImportForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form)
+    count = operations.import_books(form.cleaned_data["csv"])
+    messages.success(request, f"bulk_create(update_conflicts=True): {count} rows imported.")
     return redirect("index")
 
 
 @require_POST
 def delete_author(request: HttpRequest) -> HttpResponse:
-    author = get_object_or_404(Author, pk=request.POST.get("author"))
-    total, per_model = operations.delete_author(author)
+    form = DeleteAuthorForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form)
+    total, per_model = operations.delete_author(form.cleaned_data["author"])
     messages.success(
         request, f"delete(): {total} rows removed ({', '.join(f'{n} {m}' for m, n in per_model.items())})."
     )
