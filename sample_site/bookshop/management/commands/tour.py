@@ -1,10 +1,14 @@
-"""A scripted tour of every tracked operation, printing each signal as a receiver sees it."""
+"""A scripted tour of every tracked operation, printing each signal as a receiver sees it.
+
+It migrates first (quietly), so that it also runs on a fresh database.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from bulk_tracker import tracking
@@ -21,6 +25,7 @@ class Command(BaseCommand):
     help = "Run every bulk operation on the demo data and print the signals they send."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
         add_demo_data()
 
         def show(
@@ -34,7 +39,10 @@ class Command(BaseCommand):
         for signal in NAMES:
             signal.connect(show, weak=False)
         try:
-            self.step("Book.objects.update(price=F('price') * 110 / 100)", lambda: operations.raise_prices(Decimal(10)))
+            self.step(
+                "Book.objects.update(price=Round(F('price') * Decimal('1.1'), 2))",
+                lambda: operations.raise_prices(Decimal(10)),
+            )
             self.step("Book.objects.bulk_update(low_stock, ['stock'])", lambda: operations.restock(below=3, amount=5))
             self.step(
                 "Book.objects.bulk_create(rows, update_conflicts=True)  # a CSV import",
