@@ -9,9 +9,12 @@ from bulk_tracker_core import (
     tracking,
 )
 
+from .exceptions import MissingFieldTrackerError
+
 __version__ = "1.0.0"
 
 __all__ = [
+    "MissingFieldTrackerError",
     "ModifiedObject",
     "TrackingInfo",
     "current_tracking_info",
