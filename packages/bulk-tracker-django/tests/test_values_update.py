@@ -56,7 +56,8 @@ def test_stored_values_match_djangos_bulk_update(received):
     assert call.objects[0] == ModifiedObject(
         ours[0], {"title": "ours0", "price": Decimal("0.00"), "rating": 0.0, "data": {"i": 0}, "author_id": shared}
     )
-    assert call.objects[0].instance is ours[0]
+    assert call.objects[0].instance is not ours[0]  # the row RETURNING gave, not the caller's object
+    assert [getattr(call.objects[0].instance, c) for c in COLUMNS] == [getattr(stored[ours[0].pk], c) for c in COLUMNS]
 
 
 def test_missing_rows_count_as_django_counts_them(received):

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import django
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError
 from django.db import connections, models, transaction
 from django.db.models.sql.subqueries import UpdateQuery
 
@@ -113,34 +114,75 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
         first: dict[Hashable, M] = {}
         repeated: set[Hashable] = set()
         for obj in objs:
-            if obj.pk in first:
-                repeated.add(obj.pk)
-            first.setdefault(obj.pk, obj)
+            pk = _row_key(opts.pk, obj.pk)
+            if pk in first:
+                repeated.add(pk)
+            first.setdefault(pk, obj)
         pks = list(first)
         with transaction.atomic(using=alias, savepoint=False):
+            returning = values_update.applies(self.model, alias, objs, written)
+            # Without RETURNING, the new rows are built from the locked full rows and the values written.
+            names = attnames if returning else [field.attname for field in opts.concrete_fields]
             old: dict[Hashable, rows.Row] = {}
             for chunk in rows.chunks(pks, alias):
-                old.update(rows.read_values(self.filter(pk__in=chunk), attnames))
-            if values_update.applies(self.model, alias, objs, written):
-                count, stored = values_update.bulk_update(self.model, alias, objs, written, batch_size)
-                reloaded = {pk: stored[pk] for pk in old if pk in stored and _needs_reload(first[pk], attnames)}
+                old.update(rows.read_values(self.filter(pk__in=chunk), names))
+            if returning:
+                count, new = values_update.bulk_update(
+                    self.model, alias, [first[pk] for pk in pks if pk in old], written, batch_size
+                )
+                diffs = {
+                    pk: changed_fields(old[pk], rows.attribute_values(new[pk], attnames)) for pk in old if pk in new
+                }
             else:
                 with suspended():  # Django's batches call update(); they are part of this operation
                     count = super().bulk_update(objs, fields, batch_size)
-                # A pk given twice is written by the first object of the last batch holding it: read the row.
-                stale = [pk for pk in old if pk in repeated or _needs_reload(first[pk], attnames)]
-                stored = reloaded = rows.fetch(self.model, alias, stale) if stale else {}
-        by_attname = {field.attname: field for field in opts.concrete_fields}
-        changes = []
-        for pk in rows.pk_sorted(old):
-            instance = reloaded.get(pk, first[pk])
-            source = stored.get(pk, instance)  # what the database holds now, where it was returned
-            new_values = {name: by_attname[name].to_python(getattr(source, name)) for name in attnames}
-            diff = changed_fields(old[pk], new_values)
-            if diff:
-                changes.append(ModifiedObject(instance, diff))
+                diffs, new = self._rows_as_written(old, first, repeated, written)
+        changes = [ModifiedObject(new[pk], diffs[pk]) for pk in rows.pk_sorted(old) if diffs.get(pk)]
         deliver(post_update_signal, self.model, changes, info, alias)
         return count
+
+    def _rows_as_written(
+        self,
+        old: dict[Hashable, rows.Row],
+        objs: dict[Hashable, M],
+        repeated: set[Hashable],
+        written: Sequence[Any],
+    ) -> tuple[dict[Hashable, rows.Row], dict[Hashable, M]]:
+        """The old values that changed and the new rows of a bulk_update() whose full ``old`` rows were read.
+
+        A value is taken as stored only where that is certain (``rows.stored_value()``); the other
+        rows, those of a pk given twice (the last batch's first object wins), and those whose changes
+        the database computes more from (generated fields) are read again, once per chunk.
+        """
+        alias = self.db
+        opts = self.model._meta
+        attnames = [field.attname for field in written]
+        computed = any(getattr(field, "generated", False) for field in opts.concrete_fields)
+        diffs: dict[Hashable, rows.Row] = {}
+        merged: dict[Hashable, rows.Row] = {}
+        reread: list[Hashable] = []
+        for pk, row in old.items():
+            values = {
+                field.attname: rows.stored_value(field, getattr(objs[pk], field.attname), alias) for field in written
+            }
+            if pk in repeated or any(value is rows.UNKNOWN for value in values.values()):
+                reread.append(pk)
+                continue
+            diff = changed_fields({name: row[name] for name in attnames}, values)
+            if diff:
+                diffs[pk] = diff
+                if computed:
+                    reread.append(pk)
+                else:
+                    merged[pk] = {**row, **values}
+        new = rows.fetch(self.model, alias, reread) if reread else {}
+        for pk in reread:
+            if pk not in diffs and pk in new:
+                diffs[pk] = changed_fields(old[pk], rows.attribute_values(new[pk], attnames), attnames)
+        names = [field.attname for field in opts.concrete_fields]
+        for pk, row in merged.items():
+            new[pk] = self.model.from_db(alias, names, [row[name] for name in names])
+        return diffs, new
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
 
@@ -303,8 +345,9 @@ def _as_written(
     return result
 
 
-def _needs_reload(obj: models.Model, attnames: Sequence[str]) -> bool:
-    """True when the object passed to bulk_update cannot show the row as written."""
-    return bool(obj.get_deferred_fields()) or any(
-        hasattr(getattr(obj, name), "resolve_expression") for name in attnames
-    )
+def _row_key(pk_field: Any, pk: Any) -> Any:
+    """``pk`` as the rows read back carry it (``"3"`` given for an integer key is ``3``)."""
+    try:
+        return pk_field.to_python(pk)
+    except (TypeError, ValueError, ValidationError):
+        return pk  # Django's own query refuses it with its own error

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import json
 import sqlite3
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from typing import Any, TypeVar
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connections, models
 from django.db.models.fields.related import ForeignObject
 from django.db.models.sql.subqueries import UpdateQuery
@@ -222,3 +227,89 @@ def instances_from_rows(
         returned = [row for row, wanted in zip(returned, kept, strict=True) if wanted]
     converted = compiler.apply_converters(returned, converters) if converters else returned
     return {row[pk_position]: model.from_db(alias, names, row) for row in converted}
+
+
+UNKNOWN: Any = object()  # stored_value(): only a read of the row can tell
+# Built-in fields whose stored value is ``to_python(get_prep_value(value))`` on every backend.
+_STORED_AS_TO_PYTHON = frozenset(
+    {
+        models.AutoField,
+        models.BigAutoField,
+        models.SmallAutoField,
+        models.IntegerField,
+        models.BigIntegerField,
+        models.SmallIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveBigIntegerField,
+        models.PositiveSmallIntegerField,
+        models.BooleanField,
+        models.FloatField,
+        models.DateField,
+        models.UUIDField,
+        models.DurationField,
+    }
+)
+_STRINGS = frozenset({models.CharField, models.TextField, models.EmailField, models.SlugField, models.URLField})
+_SQLITE_EXACT_DIGITS = 15  # SQLite keeps a decimal column's value as a REAL
+
+
+def stored_value(field: models.Field[Any, Any], value: Any, alias: str) -> Any:
+    """The value Django reads back from ``field``'s column after writing ``value`` there, or ``UNKNOWN``.
+
+    Known only for Django's own field types and plain values; expressions, custom fields and values
+    the database would round (a Decimal finer than the column's places) are ``UNKNOWN``.
+    """
+    if hasattr(value, "resolve_expression"):
+        return UNKNOWN
+    if field.is_relation:
+        if type(field) not in (models.ForeignKey, models.OneToOneField):
+            return UNKNOWN
+        field = field.target_field
+    if value is None:
+        return None
+    kind = type(field)
+    try:
+        if kind in _STORED_AS_TO_PYTHON:
+            return field.to_python(field.get_prep_value(value))
+        if kind in _STRINGS:
+            text = field.to_python(value)
+            max_length = field.max_length
+            return UNKNOWN if max_length is not None and len(text) > max_length else text
+        if kind is models.DecimalField:
+            return _stored_decimal(field, value, alias)
+        if kind is models.DateTimeField:
+            return _stored_datetime(field, value)
+        if kind is models.TimeField:
+            time = field.to_python(value)
+            return UNKNOWN if time is None or time.tzinfo is not None else time
+        if kind is models.JSONField:
+            text = json.dumps(field.get_prep_value(value), cls=field.encoder)
+            return json.loads(text, cls=field.decoder)
+    except (TypeError, ValueError, ValidationError):
+        return UNKNOWN  # the database decides, or refuses
+    return UNKNOWN
+
+
+def _stored_decimal(field: Any, value: Any, alias: str) -> Any:
+    number = field.to_python(value)
+    if not number.is_finite():
+        return UNKNOWN
+    places = field.decimal_places
+    stored = number.quantize(decimal.Decimal(1).scaleb(-places)) if places is not None else number
+    if stored != number:
+        return UNKNOWN  # rounded by the database, each backend its own way
+    if connections[alias].vendor == "sqlite" and len(stored.as_tuple().digits) > _SQLITE_EXACT_DIGITS:
+        return UNKNOWN
+    return stored
+
+
+def _stored_datetime(field: Any, value: Any) -> Any:
+    if not isinstance(value, (str, datetime.datetime)):
+        return UNKNOWN  # a date: Django makes it a datetime with a warning
+    moment = field.to_python(value)
+    if moment is None:
+        return UNKNOWN
+    aware = moment.utcoffset() is not None
+    if settings.USE_TZ:
+        return moment.astimezone(datetime.timezone.utc) if aware else UNKNOWN  # naive: Django warns, then guesses
+    return UNKNOWN if aware else moment

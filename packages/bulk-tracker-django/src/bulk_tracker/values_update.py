@@ -33,7 +33,12 @@ def applies(model: type[models.Model], alias: str, objs: Sequence[models.Model],
 def bulk_update(
     model: type[M], alias: str, objs: Sequence[M], fields: Sequence[Any], batch_size: int | None
 ) -> tuple[int, dict[Hashable, M]]:
-    """Write ``fields`` of ``objs``; return Django's count (rows matched) and the new rows by pk."""
+    """Write ``fields`` of ``objs``; return Django's count (rows matched) and the new rows by pk.
+
+    The statement has no WHERE of the caller's queryset: pass only the objects whose rows it matched.
+    """
+    if not objs:
+        return 0, {}
     connection = connections[alias]
     qn = connection.ops.quote_name
     opts = model._meta
