@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from bulk_tracker_core import ModifiedObject, TrackingInfo, check_tracking_info
+from bulk_tracker_core import ChangeKind, ModifiedObject, TrackingInfo, check_tracking_info
 
 
 def test_modified_object_defaults_and_equality():
@@ -119,3 +119,10 @@ def test_merged_with_a_field_without_default_is_always_the_inner_value():
 
     merged = Mandatory(ticket="outer", user="a").merged_with(Mandatory(ticket="inner"))
     assert merged == Mandatory(ticket="inner", user="a")
+
+
+def test_change_kinds_compare_equal_to_the_strings_receivers_and_tests_already_use():
+    assert [kind.value for kind in ChangeKind] == ["create", "update", "delete"]
+    assert ChangeKind.UPDATE == "update"
+    assert str(ChangeKind.DELETE) == "delete"
+    assert ChangeKind("create") is ChangeKind.CREATE

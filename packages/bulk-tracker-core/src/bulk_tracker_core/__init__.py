@@ -2,11 +2,12 @@
 
 from .context import current_tracking_info, is_suspended, resolve_tracking_info, suspended, tracking
 from .diff import changed_fields, diff_rows, snapshot, values_equal
-from .objects import ModifiedObject, TrackingInfo, check_tracking_info
+from .objects import ChangeKind, ModifiedObject, TrackingInfo, check_tracking_info
 
 __version__ = "1.0.0"
 
 __all__ = [
+    "ChangeKind",
     "ModifiedObject",
     "TrackingInfo",
     "changed_fields",

@@ -5,9 +5,21 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import MISSING, dataclass, field
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+class ChangeKind(str, Enum):
+    """What an operation did to the rows it reports; equal to its value, so ``ChangeKind.UPDATE == "update"``."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(eq=True)
