@@ -6,11 +6,9 @@ from collections.abc import Hashable, Iterable, Sequence
 from contextlib import nullcontext
 from typing import Any, TypeVar
 
-import django
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.db import connections, models, transaction
-from django.db.models.sql.subqueries import UpdateQuery
 
 from bulk_tracker_core import (
     ModifiedObject,
@@ -22,6 +20,7 @@ from bulk_tracker_core import (
 
 from . import rows, values_update
 from .delivery import accepting_tracking_info, deliver, tracking_scope, wants
+from .operations.update import Update
 from .signals import post_create_signal, post_update_signal
 from .upserts import bulk_create_with_conflicts, check_options
 
@@ -35,57 +34,12 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
     """
 
     def update(self, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> int:
+        """Django's ``update()``; receivers of ``post_update_signal`` get the rows that changed, with old values."""
         info = resolve_tracking_info(tracking_info_)
-        query = self.query
-        refused = query.combinator or query.is_sliced or (query.distinct_fields and django.VERSION >= (6, 1))
-        if not wants(post_update_signal, self.model) or refused:
-            return super().update(**kwargs)  # untracked, or refused by Django with its own error
-        self._for_write = True
-        alias = self.db
-        written = _written_fields(self, kwargs)
-        attnames = list(dict.fromkeys(field.attname for field in written.values()))
-        with transaction.atomic(using=alias, savepoint=False):
-            old = rows.read_values(self, attnames, _new_pk_annotation(self.model, written, kwargs))
-            moved = _new_pks(self.model, old, written, kwargs)
-            diffs: dict[Hashable, rows.Row] = {}  # by old pk: the old values of what changed
-            new: dict[Hashable, M]
-            if old and rows.returns_from_update(self.model, alias) and not self.query.annotations:
-                # One statement writes exactly the rows read and hands back their new state; only
-                # the rows whose written columns changed become instances.
-                old_pk = {new_pk: pk for pk, new_pk in moved.items()}
-
-                def changed(pk: Hashable, values: rows.Row) -> bool:
-                    pk = old_pk.get(pk, pk)
-                    diff = changed_fields(old.pop(pk), values)  # the row's old values are not needed again
-                    if diff:
-                        diffs[pk] = diff
-                    return bool(diff)
-
-                count, new = rows.update_returning(self._rows_read(old), kwargs, changed)
-            else:
-                count = sum(models.QuerySet.update(part, **kwargs) for part in self._rows_read(old))
-                maybe_changed = _maybe_changed(old, written, kwargs)
-                new = rows.fetch(self.model, alias, [moved.get(pk, pk) for pk in maybe_changed])
-                for pk in maybe_changed:
-                    row = new.get(moved.get(pk, pk))
-                    if row is not None and (diff := changed_fields(old[pk], rows.attribute_values(row, attnames))):
-                        diffs[pk] = diff
-        self._result_cache = None  # as Django's update() does: the rows it cached are stale
-        changes = [(new[moved.get(pk, pk)], diffs[pk]) for pk in rows.pk_sorted(diffs)]
-        deliver(post_update_signal, self.model, _as_written(changes, written, alias), info, alias)
-        return count
+        self._for_write = True  # as Django's update(): self.db is the alias it writes to
+        return Update(self, kwargs, info, lambda: super(BulkTrackerQuerySet, self).update(**kwargs)).run()
 
     update.alters_data = True  # type: ignore[attr-defined]
-
-    def _rows_read(self, old: dict[Hashable, rows.Row]) -> list[models.QuerySet[M]]:
-        """What the UPDATE after a locked read of ``old`` writes: exactly those rows.
-
-        With row locks, a row that starts to match the filter meanwhile must not be changed
-        unreported. SQLite serialises writers instead: the caller's own filter matches the rows read.
-        """
-        if connections[self.db].features.has_select_for_update:
-            return rows.exactly(self.model, self.db, list(old))
-        return [self]
 
     def bulk_update(
         self,
@@ -270,79 +224,6 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
 
 class BulkTrackerManager(models.Manager.from_queryset(BulkTrackerQuerySet)):  # type: ignore[misc]
     """The default manager of tracked models (a ``models.Manager``); combine with ``from_queryset(MyQuerySet)``."""
-
-
-def _written_fields(queryset: models.QuerySet[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The field behind each keyword of ``update()``, validated exactly as Django validates them."""
-    query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(kwargs)  # raises Django's FieldError for names it refuses
-    opts = queryset.model._meta
-    return {key: opts.pk if key == "pk" else opts.get_field(key) for key in kwargs}
-
-
-_NEW_PK = "_bulk_tracker_new_pk"
-
-
-def _primary_key_written(model: type[models.Model], written: dict[str, Any]) -> str | None:
-    """The keyword of ``update()`` that writes the primary key, if one does."""
-    return next((key for key, field in written.items() if field == model._meta.pk), None)
-
-
-def _new_pk_annotation(
-    model: type[models.Model], written: dict[str, Any], kwargs: dict[str, Any]
-) -> dict[str, Any] | None:
-    """An expression that writes the pk, to be evaluated per row in the locked read of the old rows."""
-    key = _primary_key_written(model, written)
-    if key is None or not hasattr(kwargs[key], "resolve_expression"):
-        return None
-    return {_NEW_PK: models.ExpressionWrapper(kwargs[key], output_field=written[key])}
-
-
-def _new_pks(
-    model: type[models.Model], old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]
-) -> dict[Hashable, Hashable]:
-    """``{old pk: new pk}`` when ``update()`` writes the primary key, else empty."""
-    key = _primary_key_written(model, written)
-    if key is None or not old:
-        return {}
-    field = written[key]
-    if _NEW_PK in next(iter(old.values()), {}):
-        return {pk: field.to_python(row.pop(_NEW_PK)) for pk, row in old.items()}
-    value = kwargs[key]
-    new_pk = field.to_python(value.pk if isinstance(value, models.Model) else value)
-    return dict.fromkeys(old, new_pk)
-
-
-def _maybe_changed(old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]) -> list[Hashable]:
-    """The rows whose new state must be read: all of them, unless plain values show which changed."""
-    if any(hasattr(value, "resolve_expression") for value in kwargs.values()):
-        return list(old)
-    new_values: rows.Row = {}
-    for key, value in kwargs.items():
-        field = written[key]
-        raw = value.pk if isinstance(value, models.Model) and field.is_relation else value
-        new_values[field.attname] = field.to_python(raw)
-    return [pk for pk, values in old.items() if changed_fields(values, new_values)]
-
-
-def _as_written(
-    changes: list[tuple[models.Model, dict[str, Any]]], written: dict[str, Any], alias: str
-) -> list[ModifiedObject[Any]]:
-    """Key old values by the names the caller wrote: ``author=`` reports the old Author."""
-    by_object = [key for key, field in written.items() if field.is_relation and key == field.name]
-    related = {
-        key: rows.related_objects(written[key], alias, (diff.get(written[key].attname) for _, diff in changes))
-        for key in by_object
-    }
-    result = []
-    for instance, diff in changes:
-        values = {}
-        for key, field in written.items():
-            if field.attname in diff:
-                old = diff[field.attname]
-                values[key] = related[key].get(old) if key in related else old
-        result.append(ModifiedObject(instance, values))
-    return result
 
 
 def _row_key(pk_field: Any, pk: Any) -> Any:

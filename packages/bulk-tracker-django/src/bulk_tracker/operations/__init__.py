@@ -1,0 +1,1 @@
+"""One operation object per kind of write: the phases of ``base.Operation``, one module each."""

@@ -1,0 +1,186 @@
+"""``QuerySet.update()``, tracked: one locked read of the written columns, Django's UPDATE, the changed rows.
+
+Strategies, chosen once per operation:
+
+* PostgreSQL and SQLite 3.35+ (single-table models): Django's own compiled UPDATE of exactly the rows
+  read, with ``RETURNING`` every column; the diff is taken as the rows stream back, so only the rows whose
+  written columns changed become instances. Two statements.
+* Elsewhere (MariaDB, MTI): Django's UPDATE, then one read of the rows that may have changed (all of
+  them when an expression was written). Three statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import django
+from django.db import connections, models
+from django.db.models.sql.subqueries import UpdateQuery
+
+from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields
+
+from .. import rows
+from ..delivery import wants
+from ..signals import post_update_signal
+from .base import Operation, Report
+
+M = TypeVar("M", bound=models.Model)
+
+
+class Update(Operation[M, int]):
+    """``queryset.update(**values)``; ``django_update()`` is Django's own method for the same call."""
+
+    def __init__(
+        self,
+        queryset: models.QuerySet[M],
+        values: dict[str, Any],
+        info: TrackingInfo | None,
+        django_update: Callable[[], int],
+    ) -> None:
+        super().__init__(queryset.model, queryset.db, info)
+        self.queryset = queryset
+        self.values = values
+        self.django_update = django_update
+        self.written: dict[str, Any] = {}  # by keyword: the field it writes
+        self.old: dict[Hashable, rows.Row] = {}  # by pk: the written columns before the write
+        self.moved: dict[Hashable, Hashable] = {}  # old pk -> new pk, when the pk is written
+        self.diffs: dict[Hashable, rows.Row] = {}  # by old pk: the old values of what changed
+        self.new: dict[Hashable, M] = {}  # by new pk: the rows that changed, as written
+
+    def plan(self) -> bool:
+        query = self.queryset.query
+        refused = query.combinator or query.is_sliced or (query.distinct_fields and django.VERSION >= (6, 1))
+        if refused or not wants(post_update_signal, self.model):
+            return False  # untracked, or refused by Django with its own error
+        self.written = _written_fields(self.queryset, self.values)
+        return True
+
+    def untracked(self) -> int:
+        return self.django_update()
+
+    def read_before(self) -> None:
+        attnames = list(dict.fromkeys(field.attname for field in self.written.values()))
+        annotation = _new_pk_annotation(self.model, self.written, self.values)
+        self.old = rows.read_values(self.queryset, attnames, annotation)
+        self.moved = _new_pks(self.model, self.old, self.written, self.values)
+
+    def write(self) -> int:
+        if self.old and rows.returns_from_update(self.model, self.alias) and not self.queryset.query.annotations:
+            count = self._write_returning()
+        else:
+            count = self._write_then_read()
+        self.queryset._result_cache = None  # as Django's update() does: the rows it cached are stale
+        return count
+
+    def _write_returning(self) -> int:
+        """One statement writes exactly the rows read and hands back their new state."""
+        old_pk = {new_pk: pk for pk, new_pk in self.moved.items()}
+
+        def changed(pk: Hashable, values: rows.Row) -> bool:
+            pk = old_pk.get(pk, pk)
+            diff = changed_fields(self.old.pop(pk), values)  # the row's old values are not needed again
+            if diff:
+                self.diffs[pk] = diff
+            return bool(diff)
+
+        count, self.new = rows.update_returning(self._rows_read(), self.values, changed)
+        return count
+
+    def _write_then_read(self) -> int:
+        count = sum(models.QuerySet.update(part, **self.values) for part in self._rows_read())
+        attnames = list(dict.fromkeys(field.attname for field in self.written.values()))
+        maybe_changed = _maybe_changed(self.old, self.written, self.values)
+        self.new = rows.fetch(self.model, self.alias, [self.moved.get(pk, pk) for pk in maybe_changed])
+        for pk in maybe_changed:
+            row = self.new.get(self.moved.get(pk, pk))
+            if row is not None and (diff := changed_fields(self.old[pk], rows.attribute_values(row, attnames))):
+                self.diffs[pk] = diff
+        return count
+
+    def _rows_read(self) -> list[models.QuerySet[M]]:
+        """What the UPDATE after the locked read writes: exactly the rows read.
+
+        With row locks, a row that starts to match the filter meanwhile must not be changed
+        unreported. SQLite serialises writers instead: the caller's own filter matches the rows read.
+        """
+        if connections[self.alias].features.has_select_for_update:
+            return rows.exactly(self.model, self.alias, list(self.old))
+        return [self.queryset]
+
+    def changes(self) -> list[Report]:
+        changed = [(self.new[self.moved.get(pk, pk)], self.diffs[pk]) for pk in rows.pk_sorted(self.diffs)]
+        return [Report(post_update_signal, self.model, _as_written(changed, self.written, self.alias))]
+
+
+def _written_fields(queryset: models.QuerySet[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The field behind each keyword of ``update()``, validated exactly as Django validates them."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(kwargs)  # raises Django's FieldError for names it refuses
+    opts = queryset.model._meta
+    return {key: opts.pk if key == "pk" else opts.get_field(key) for key in kwargs}
+
+
+_NEW_PK = "_bulk_tracker_new_pk"
+
+
+def _primary_key_written(model: type[models.Model], written: dict[str, Any]) -> str | None:
+    """The keyword of ``update()`` that writes the primary key, if one does."""
+    return next((key for key, field in written.items() if field == model._meta.pk), None)
+
+
+def _new_pk_annotation(
+    model: type[models.Model], written: dict[str, Any], kwargs: dict[str, Any]
+) -> dict[str, Any] | None:
+    """An expression that writes the pk, to be evaluated per row in the locked read of the old rows."""
+    key = _primary_key_written(model, written)
+    if key is None or not hasattr(kwargs[key], "resolve_expression"):
+        return None
+    return {_NEW_PK: models.ExpressionWrapper(kwargs[key], output_field=written[key])}
+
+
+def _new_pks(
+    model: type[models.Model], old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]
+) -> dict[Hashable, Hashable]:
+    """``{old pk: new pk}`` when ``update()`` writes the primary key, else empty."""
+    key = _primary_key_written(model, written)
+    if key is None or not old:
+        return {}
+    field = written[key]
+    if _NEW_PK in next(iter(old.values()), {}):
+        return {pk: field.to_python(row.pop(_NEW_PK)) for pk, row in old.items()}
+    value = kwargs[key]
+    new_pk = field.to_python(value.pk if isinstance(value, models.Model) else value)
+    return dict.fromkeys(old, new_pk)
+
+
+def _maybe_changed(old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]) -> list[Hashable]:
+    """The rows whose new state must be read: all of them, unless plain values show which changed."""
+    if any(hasattr(value, "resolve_expression") for value in kwargs.values()):
+        return list(old)
+    new_values: rows.Row = {}
+    for key, value in kwargs.items():
+        field = written[key]
+        raw = value.pk if isinstance(value, models.Model) and field.is_relation else value
+        new_values[field.attname] = field.to_python(raw)
+    return [pk for pk, values in old.items() if changed_fields(values, new_values)]
+
+
+def _as_written(
+    changes: list[tuple[models.Model, dict[str, Any]]], written: dict[str, Any], alias: str
+) -> list[ModifiedObject[Any]]:
+    """Key old values by the names the caller wrote: ``author=`` reports the old Author."""
+    by_object = [key for key, field in written.items() if field.is_relation and key == field.name]
+    related = {
+        key: rows.related_objects(written[key], alias, (diff.get(written[key].attname) for _, diff in changes))
+        for key in by_object
+    }
+    result = []
+    for instance, diff in changes:
+        values = {}
+        for key, field in written.items():
+            if field.attname in diff:
+                old = diff[field.attname]
+                values[key] = related[key].get(old) if key in related else old
+        result.append(ModifiedObject(instance, values))
+    return result
