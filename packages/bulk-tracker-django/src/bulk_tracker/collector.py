@@ -7,13 +7,11 @@ on the instance or queryset. Importing a name from here emits a ``DeprecationWar
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
-
 from django.db.models.deletion import Collector
 
 from bulk_tracker_core import TrackingInfo
 
+from ._deprecation import deprecated_names
 from .delivery import tracking_scope
 
 _INSTEAD = {
@@ -35,15 +33,10 @@ class _BulkTrackerCollector(Collector):
             return result
 
 
-_NAMES: dict[str, Any] = {"BulkTrackerCollector": _BulkTrackerCollector}
 _BulkTrackerCollector.__name__ = _BulkTrackerCollector.__qualname__ = "BulkTrackerCollector"
-
-
-def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        warnings.warn(_INSTEAD[name], DeprecationWarning, stacklevel=2)
-        return _NAMES[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = deprecated_names(
+    __name__, {"BulkTrackerCollector": (_BulkTrackerCollector, _INSTEAD["BulkTrackerCollector"])}
+)
 
 
 __all__ = ["BulkTrackerCollector"]  # noqa: F822 - served, with its warning, by __getattr__

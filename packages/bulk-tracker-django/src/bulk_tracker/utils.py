@@ -5,9 +5,10 @@ Importing a name from here emits a ``DeprecationWarning``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from typing import Any
+
+from ._deprecation import deprecated_names
 
 _INSTEAD = {
     "get_old_values": (
@@ -23,15 +24,8 @@ def _get_old_values(obj: object, kwargs: Iterable[str]) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in kwargs}
 
 
-_NAMES: dict[str, Any] = {"get_old_values": _get_old_values}
 _get_old_values.__name__ = _get_old_values.__qualname__ = "get_old_values"
-
-
-def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        warnings.warn(_INSTEAD[name], DeprecationWarning, stacklevel=2)
-        return _NAMES[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = deprecated_names(__name__, {"get_old_values": (_get_old_values, _INSTEAD["get_old_values"])})
 
 
 __all__ = ["get_old_values"]  # noqa: F822 - served, with its warning, by __getattr__
