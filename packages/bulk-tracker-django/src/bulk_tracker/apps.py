@@ -2,14 +2,17 @@ from django.apps import AppConfig
 
 
 class BulkTrackerConfig(AppConfig):
-    """The ``bulk_tracker`` app: registers the system checks and the delete reporting when Django is ready."""
+    """The ``bulk_tracker`` app: registers the system checks and installs its patches when Django is ready."""
 
     name = "bulk_tracker"
     verbose_name = "bulk-tracker"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks E001, W001, W002)
-        from .deletion import install_on_delete_reporting, sync_bridges
+        from . import (
+            base_manager,  # noqa: F401  (registers the tracked base manager)
+            checks,  # noqa: F401  (registers the system checks E001, W001, W002, W003)
+            deletion,  # noqa: F401  (registers the delete reporting)
+            registry,
+        )
 
-        install_on_delete_reporting()
-        sync_bridges()
+        registry.install()

@@ -10,6 +10,8 @@ from django.apps import apps
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import models
 
+from .registry import is_tracked
+
 OLD_DISTRIBUTION = "django-bulk-tracker"
 
 
@@ -66,8 +68,7 @@ def check_database_on_delete(app_configs: Any = None, **kwargs: Any) -> list[Che
 
 
 def database_on_delete_warnings(models_to_check: Iterable[type[models.Model]]) -> list[CheckMessage]:
-    from .deletion import is_tracked
-
+    """W002 for each foreign key of ``models_to_check`` with a database-level on_delete from or to a tracked model."""
     return [
         Warning(
             f"{model._meta.label}.{field.name} uses on_delete={field.remote_field.on_delete.__name__}: the "
@@ -83,3 +84,40 @@ def database_on_delete_warnings(models_to_check: Iterable[type[models.Model]]) -
         and field.remote_field.on_delete in _DATABASE_ON_DELETE
         and (is_tracked(model) or is_tracked(field.remote_field.model))
     ]
+
+
+@register(Tags.models)
+def check_base_managers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W003: a tracked model whose ``Meta.base_manager_name`` names an untracked manager."""
+    configs = app_configs or apps.get_app_configs()
+    return untracked_base_manager_warnings(model for config in configs for model in config.get_models())
+
+
+def untracked_base_manager_warnings(models_to_check: Iterable[type[models.Model]]) -> list[CheckMessage]:
+    """W003 for each tracked model of ``models_to_check`` whose chosen base manager is not tracked."""
+    warnings = []
+    for model in models_to_check:
+        if not is_tracked(model):
+            continue
+        manager = model._base_manager
+        if manager.auto_created or is_tracked_manager(manager):
+            continue
+        warnings.append(
+            Warning(
+                f"{model._meta.label}'s base manager {manager.name!r} (Meta.base_manager_name) is not a "
+                "bulk_tracker manager: writes Django makes through it, such as a related manager's add() "
+                "or a GenericRelation's add(), are not reported.",
+                hint="Make that manager a BulkTrackerManager (BulkTrackerManager.from_queryset(...) or "
+                "BulkTrackerQuerySet.as_manager()), or remove base_manager_name.",
+                obj=model,
+                id="bulk_tracker.W003",
+            )
+        )
+    return warnings
+
+
+def is_tracked_manager(manager: models.Manager[Any]) -> bool:
+    """True when ``manager``'s querysets are tracked (a BulkTrackerQuerySet)."""
+    from .managers import BulkTrackerQuerySet
+
+    return issubclass(getattr(manager, "_queryset_class", object), BulkTrackerQuerySet)

@@ -12,6 +12,10 @@ from Django 4.2 to 6.1:
 * Every delete, whoever starts it (``QuerySet.delete()``, ``Model.delete()``, a cascade from an
   untracked parent, the admin), ends in ``Collector.delete()``, which we wrap (once, class-level).
 
+Each ``Collector.delete()`` call is one :class:`_DeleteRun`: it carries the rows re-read under lock
+and the deleted rows to report, so nothing is stored on Django's collector or instances. All of it
+is applied by :func:`bulk_tracker.registry.install` and undone by ``uninstall()``.
+
 Django's collector reads the rows before its transaction writes, without a lock, and sends
 ``post_delete`` for every row it collected, whether its DELETE removed the row or not. On backends
 with row locks, the wrapper therefore locks and re-reads, in the delete's transaction, the rows it
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,57 +45,56 @@ from bulk_tracker_core import ModifiedObject, TrackingInfo, current_tracking_inf
 
 from . import rows
 from .delivery import deliver, wants
+from .registry import is_tracked, register_patch
 from .rows import pk_order
 from .signals import post_delete_signal, post_update_signal
 
-
-def is_tracked(model: type[models.Model]) -> bool:
-    """True for a BulkTrackerModel or a model whose default manager has a BulkTrackerQuerySet."""
-    from .managers import BulkTrackerQuerySet
-    from .models import BulkTrackerModel
-
-    manager = getattr(model, "_default_manager", None)
-    return issubclass(model, BulkTrackerModel) or issubclass(
-        getattr(manager, "_queryset_class", object), BulkTrackerQuerySet
-    )
+# --- deleted rows: Django's post_delete, grouped per Collector.delete() call ---------------------------
 
 
-# --- deleted rows: Django's post_delete, grouped per delete() call ---------------------------------
+@dataclass(eq=False)
+class _DeleteRun:
+    """One ``Collector.delete()`` call: the rows it locked and re-read, and those it deleted, per model."""
 
-
-@dataclass
-class _Run:
-    """The rows one ``delete()`` call removed, per model in the order Django deleted them."""
-
+    using: str
     info: TrackingInfo | None
-    block: Any  # the atomic block of that delete() call (Collector.delete opens one): tells calls apart
+    # id() of a collected instance -> its row as _lock_rows() read it, None when already gone. The
+    # collector holds every such instance until the call returns, so an id is never reused meanwhile.
+    fresh: dict[int, dict[str, Any] | None] = field(default_factory=dict)
     deleted: dict[type[models.Model], list[models.Model]] = field(default_factory=dict)
+    scheduled: bool = False
+
+    def add(self, model: type[models.Model], instance: models.Model) -> None:
+        """Keep a copy of ``instance`` (Django sets its pk to None once the delete is done) to report."""
+        fresh = self.fresh.get(id(instance), {})
+        if fresh is None:
+            return  # another transaction deleted it first (and reports it); this DELETE removed nothing
+        deleted = _copy(instance)
+        for name, value in fresh.items():
+            setattr(deleted, name, value)
+        self.deleted.setdefault(model, []).append(deleted)
+        if not self.scheduled:  # inside Django's atomic block: a rollback drops the delivery
+            self.scheduled = True
+            transaction.on_commit(self.send, using=self.using)
+
+    def send(self) -> None:
+        """Deliver one post_delete_signal per model, its rows by pk."""
+        for model, instances in self.deleted.items():
+            instances.sort(key=lambda obj: pk_order(obj.pk))
+            deliver(post_delete_signal, model, [ModifiedObject(obj) for obj in instances], self.info, self.using)
 
 
-_runs: dict[tuple[int, str], _Run] = {}
+_current_run: ContextVar[_DeleteRun | None] = ContextVar("bulk_tracker_delete_run", default=None)
 
 
 def _collect_deleted(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
     if is_suspended():
         return
-    fresh = instance.__dict__.pop(_FRESH_ROW, {})  # the row as _lock_rows() read it, where it did
-    if fresh is None:
-        return  # another transaction deleted it first (and reports it); this DELETE removed nothing
-    origin = kwargs.get("origin")
-    key = (id(origin), using)
-    blocks = connections[using].atomic_blocks
-    block = blocks[-1] if blocks else None
-    run = _runs.get(key)
-    # The same origin (a queryset deleted again, say after a rollback dropped its first run) starts a new run.
-    if run is None or run.block is not block:
-        if run is None and origin is not None:
-            weakref.finalize(origin, _runs.pop, key, None)  # a rolled-back run never reaches _send
-        run = _runs[key] = _Run(current_tracking_info(), block)
-        transaction.on_commit(lambda: _send(key, run), using=using)
-    deleted = _copy(instance)  # Django sets the pk of deleted instances to None once the delete is done
-    for name, value in fresh.items():
-        setattr(deleted, name, value)
-    run.deleted.setdefault(sender, []).append(deleted)
+    run = _current_run.get()
+    if run is None or run.using != using:
+        # post_delete sent outside Collector.delete() (by hand): reported on its own.
+        run = _DeleteRun(using, current_tracking_info())
+    run.add(sender, instance)
 
 
 def _copy(instance: models.Model) -> models.Model:
@@ -105,24 +109,24 @@ def _copy(instance: models.Model) -> models.Model:
     return clone
 
 
-def _send(key: tuple[int, str], run: _Run) -> None:
-    if _runs.get(key) is run:
-        del _runs[key]
-    for model, instances in run.deleted.items():
-        instances.sort(key=lambda obj: pk_order(obj.pk))
-        deliver(post_delete_signal, model, [ModifiedObject(obj) for obj in instances], run.info, key[1])
-
-
 def sync_bridges() -> None:
     """Listen to Django's post_delete exactly for the tracked models that have our receivers."""
     if not apps.models_ready:
-        return  # BulkTrackerConfig.ready() calls again
+        return  # BulkTrackerConfig.ready() installs, and syncs then
     for model in apps.get_models():
-        uid = f"bulk_tracker:{model._meta.label}"
-        if is_tracked(model) and post_delete_signal.has_listeners(model):
-            django_post_delete.connect(_collect_deleted, sender=model, weak=False, dispatch_uid=uid)
-        else:
-            django_post_delete.disconnect(sender=model, dispatch_uid=uid)
+        _sync_bridge(model)
+
+
+def _bridge_uid(model: type[models.Model]) -> str:
+    return f"bulk_tracker:{model._meta.label}"
+
+
+def _sync_bridge(model: type[models.Model]) -> None:
+    uid = _bridge_uid(model)
+    if is_tracked(model) and post_delete_signal.has_listeners(model):
+        django_post_delete.connect(_collect_deleted, sender=model, weak=False, dispatch_uid=uid)
+    else:
+        django_post_delete.disconnect(sender=model, dispatch_uid=uid)
 
 
 # --- SET_NULL / SET_DEFAULT / SET(): rows updated by a delete ------------------------------------
@@ -183,46 +187,63 @@ class _ReportingOnDeleteSerializer(BaseSerializer):
         return serializer_factory(self.value.original).serialize()
 
 
-MigrationWriter.register_serializer(ReportingOnDelete, _ReportingOnDeleteSerializer)
-
 Pending = list[tuple[type[models.Model], Any, list[models.Model], Any]]  # model, fk, rows, new value
 
 
-def _pending_updates(collector: Any) -> Pending:
-    """The SET_* updates a collector will make; its delete() reports them before Django deletes."""
-    pending: Pending | None = collector.__dict__.get("_bulk_tracker_updates")
+@dataclass(eq=False)
+class _PendingUpdates:
+    """The SET_* updates a collector will make, and the tracking context they were collected in."""
+
+    info: TrackingInfo | None
+    updates: Pending = field(default_factory=list)
+
+
+# A collector's SET_* updates, kept as long as the collector lives: its delete() reports them first.
+_pending: weakref.WeakKeyDictionary[Collector, _PendingUpdates] = weakref.WeakKeyDictionary()
+
+
+def _pending_updates(collector: Collector) -> Pending:
+    """The SET_* updates ``collector`` will make (an empty list, registered, the first time)."""
+    pending = _pending.get(collector)
     if pending is None:
-        pending = collector._bulk_tracker_updates = []
-        collector._bulk_tracker_info = current_tracking_info()
-    return pending
+        pending = _pending[collector] = _PendingUpdates(current_tracking_info())
+    return pending.updates
 
 
 # --- Collector.delete(): lock what will be reported, report the SET_* updates, then Django deletes ------
 
-_FRESH_ROW = "_bulk_tracker_row"  # stashed on a collected instance: its locked re-read, None when gone
-_django_collector_delete = Collector.delete
 
-
-def _tracked_collector_delete(collector: Any) -> Any:
+def _tracked_collector_delete(collector: Collector) -> Any:
     """``Collector.delete()``: lock and re-read what will be reported, report SET_* changes, let Django delete."""
-    pending: Pending = collector.__dict__.get("_bulk_tracker_updates") or []
+    django_delete = _patch.django_delete
+    pending = _pending.get(collector)
+    updates = pending.updates if pending is not None else []
     reported = [model for model in collector.data if wants(post_delete_signal, model) and is_tracked(model)]
-    locks = connections[collector.using].features.has_select_for_update
-    if not pending and not (reported and locks):
-        return _django_collector_delete(collector)  # nothing of ours: exactly Django's delete
-    with transaction.atomic(using=collector.using, savepoint=False):
-        gone = _lock_rows(collector, reported, pending) if locks else set()
-        if pending:
-            # A row this delete also removes is reported deleted (with the values it had), not updated.
-            doomed = {(model._meta.concrete_model, obj.pk) for model, objs in collector.data.items() for obj in objs}
-            _report_updates(pending, collector._bulk_tracker_info, collector.using, doomed | gone)
-        return _django_collector_delete(collector)  # on_commit deliveries: dropped if this fails
+    if not updates and not reported:
+        return django_delete(collector)  # nothing of ours: exactly Django's delete
+    using = collector.using
+    run = _DeleteRun(using, current_tracking_info())
+    token = _current_run.set(run)
+    try:
+        locks = connections[using].features.has_select_for_update
+        if not updates and not locks:
+            return django_delete(collector)  # Django's own statements; post_delete fills the run
+        with transaction.atomic(using=using, savepoint=False):
+            gone = _lock_rows(collector, run, reported, updates) if locks else set()
+            if updates:
+                # A row this delete also removes is reported deleted (with the values it had), not updated.
+                doomed = {
+                    (model._meta.concrete_model, obj.pk) for model, objs in collector.data.items() for obj in objs
+                }
+                _report_updates(updates, pending.info if pending else None, using, doomed | gone)
+            return django_delete(collector)  # on_commit deliveries: dropped if this fails
+    finally:
+        _current_run.reset(token)
 
 
-_tracked_collector_delete._bulk_tracker = True  # type: ignore[attr-defined]
-
-
-def _lock_rows(collector: Any, reported: list[type[models.Model]], pending: Pending) -> set[tuple[Any, Any]]:
+def _lock_rows(
+    collector: Collector, run: _DeleteRun, reported: list[type[models.Model]], pending: Pending
+) -> set[tuple[Any, Any]]:
     """Lock and re-read the rows the delete will report; return the SET_* rows already gone.
 
     One locked read per model and parameter chunk, never per row.
@@ -232,7 +253,7 @@ def _lock_rows(collector: Any, reported: list[type[models.Model]], pending: Pend
         instances = list(collector.data[model])
         current = _locked_rows(model, using, [obj.pk for obj in instances])
         for obj in instances:
-            setattr(obj, _FRESH_ROW, current.get(obj.pk))
+            run.fresh[id(obj)] = current.get(obj.pk)
     set_rows: dict[type[models.Model], list[models.Model]] = {}
     for model, _fk, objs, _value in pending:
         set_rows.setdefault(model, []).extend(objs)  # our own instances (ReportingOnDelete loaded them)
@@ -284,16 +305,61 @@ def _reports_updates(on_delete: Any) -> bool:
     )
 
 
-def install_on_delete_reporting() -> None:
-    """Wrap Collector.delete() and the SET_* handlers of foreign keys on tracked models (from ready())."""
-    if not getattr(Collector.delete, "_bulk_tracker", False):
+class DeletePatch:
+    """What deletes need from Django: ``Collector.delete`` wrapped, SET_* handlers of tracked models wrapped,
+    a migration serializer for those wrappers, and ``post_delete`` bridges while our receivers exist."""
+
+    def __init__(self) -> None:
+        self.django_delete: Callable[..., Any] = Collector.delete
+        self._installed = False
+        self._swapped: list[tuple[Any, Any]] = []  # (remote_field, its own on_delete), in wrapping order
+
+    def install(self) -> None:
+        """Wrap ``Collector.delete`` and the SET_* handlers of every tracked model; connect the bridges."""
+        if self._installed:
+            return
+        self.django_delete = Collector.__dict__["delete"]
         Collector.delete = _tracked_collector_delete
-    for model in apps.get_models():
+        MigrationWriter.register_serializer(ReportingOnDelete, _ReportingOnDeleteSerializer)
+        post_delete_signal.receivers_changed = sync_bridges
+        self._installed = True
+        for model in apps.get_models():
+            self._wrap_on_delete(model)
+        sync_bridges()
+
+    def uninstall(self) -> None:
+        """Restore ``Collector.delete``, every ``on_delete`` swapped, the serializers and Django's post_delete."""
+        if not self._installed:
+            return
+        post_delete_signal.receivers_changed = None
+        for model in apps.get_models():
+            django_post_delete.disconnect(sender=model, dispatch_uid=_bridge_uid(model))
+        for remote, original in reversed(self._swapped):
+            remote.on_delete = original
+        self._swapped.clear()
+        MigrationWriter.unregister_serializer(ReportingOnDelete)
+        Collector.delete = self.django_delete
+        self._installed = False
+
+    def model_prepared(self, model: type[models.Model]) -> None:
+        """A model defined after install(): wrap its SET_* handlers, and bridge it if it has receivers."""
+        if not self._installed or model._meta.abstract:
+            return
+        self._wrap_on_delete(model)
+        if model._meta.apps is apps and apps.models_ready:  # uninstall() unbridges the project's models
+            _sync_bridge(model)
+
+    def _wrap_on_delete(self, model: type[models.Model]) -> None:
         if not is_tracked(model):
-            continue
+            return
         for fk in model._meta.local_fields:
             remote = fk.remote_field
             if remote is None or isinstance(remote.on_delete, ReportingOnDelete):
                 continue
             if _reports_updates(getattr(remote, "on_delete", None)):
+                self._swapped.append((remote, remote.on_delete))
                 remote.on_delete = ReportingOnDelete(remote.on_delete)
+
+
+_patch = DeletePatch()
+register_patch(_patch)

@@ -7,7 +7,7 @@ did the write. Each is sent once per operation and model, after commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.db import models, router
@@ -19,22 +19,24 @@ from .delivery import deliver, wants
 
 
 class _DeleteSignal(Signal):
-    """Deletes are seen through Django's post_delete, listened to only while this has receivers."""
+    """Deletes are seen through Django's post_delete, listened to only while this has receivers.
+
+    ``receivers_changed`` is set by the installed delete patch (``bulk_tracker.deletion``), which
+    connects or disconnects those bridges.
+    """
+
+    receivers_changed: Callable[[], None] | None = None
 
     def connect(self, receiver: Any, sender: Any = None, weak: bool = True, dispatch_uid: Any = None) -> None:
         super().connect(receiver, sender, weak, dispatch_uid)
-        _sync_bridges()
+        if self.receivers_changed is not None:
+            self.receivers_changed()
 
     def disconnect(self, receiver: Any = None, sender: Any = None, dispatch_uid: Any = None) -> bool:
         disconnected = super().disconnect(receiver, sender, dispatch_uid)
-        _sync_bridges()
+        if self.receivers_changed is not None:
+            self.receivers_changed()
         return disconnected
-
-
-def _sync_bridges() -> None:
-    from .deletion import sync_bridges
-
-    sync_bridges()
 
 
 post_create_signal = Signal()

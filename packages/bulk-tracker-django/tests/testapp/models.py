@@ -1,4 +1,6 @@
 import django
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from model_utils import FieldTracker
 
@@ -219,3 +221,60 @@ if django.VERSION >= (5, 0):
         )
 
         tracker = FieldTracker()
+
+
+# --- test_related_writes.py: writes Django makes through the base manager, and plain twins ---
+
+
+class Shelf(BulkTrackerModel):
+    name = models.CharField(max_length=20)
+
+    tracker = FieldTracker()
+
+
+class Volume(BulkTrackerModel):
+    """A nullable reverse foreign key: ``shelf.volumes`` has add(), remove(), clear() and set()."""
+
+    title = models.CharField(max_length=20)
+    shelf = models.ForeignKey(Shelf, null=True, blank=True, on_delete=models.CASCADE, related_name="volumes")
+
+    tracker = FieldTracker()
+
+
+class PlainShelf(models.Model):
+    name = models.CharField(max_length=20)
+
+
+class PlainVolume(models.Model):
+    title = models.CharField(max_length=20)
+    shelf = models.ForeignKey(PlainShelf, null=True, blank=True, on_delete=models.CASCADE, related_name="volumes")
+
+
+class Sticker(BulkTrackerModel):
+    """Attached to any object through a GenericForeignKey, or to none."""
+
+    label = models.CharField(max_length=20)
+    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.CASCADE)
+    object_id = models.PositiveIntegerField(null=True, blank=True)
+    content_object = GenericForeignKey("content_type", "object_id")
+
+    tracker = FieldTracker()
+
+
+class Album(BulkTrackerModel):
+    name = models.CharField(max_length=20)
+    stickers = GenericRelation(Sticker)
+
+    tracker = FieldTracker()
+
+
+class PlainSticker(models.Model):
+    label = models.CharField(max_length=20)
+    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.CASCADE)
+    object_id = models.PositiveIntegerField(null=True, blank=True)
+    content_object = GenericForeignKey("content_type", "object_id")
+
+
+class PlainAlbum(models.Model):
+    name = models.CharField(max_length=20)
+    stickers = GenericRelation(PlainSticker)
