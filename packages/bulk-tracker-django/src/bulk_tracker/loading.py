@@ -8,6 +8,9 @@ customises, the same instance is built here directly: the field values in ``__di
 ``from_db()`` sets, and each tracker holding copies of the values, as ``set_saved_fields()`` holds
 them. Anything else (deferred fields, custom descriptors, ``pre_init``/``post_init`` receivers, a
 custom ``__init__`` or tracker) is left to Django. ``test_loading.py`` compares both ways, field by field.
+
+``BULK_TRACKER_FAST_LOADING = False`` (see :mod:`bulk_tracker.conf`) leaves every row to Django. The
+setting is read once and again whenever Django reports it changed (``override_settings``).
 """
 
 from __future__ import annotations
@@ -18,13 +21,17 @@ import operator
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import CodeType
 from typing import Any, TypeVar
 
+from django.core.signals import setting_changed
 from django.db import models
 from django.db.models.base import Deferred, ModelState
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 from model_utils import tracker as model_utils_tracker
+
+from . import conf
 
 M = TypeVar("M", bound=models.Model)
 
@@ -56,6 +63,24 @@ class _Plan:
 
 _plans: dict[type[models.Model], _Plan | None] = {}
 _attnames: dict[type[models.Model], frozenset[str]] = {}
+_fast_loading: bool | None = None  # conf.fast_loading(), read on first use: a settings lookup costs microseconds
+
+
+def _setting_changed(setting: str, **kwargs: Any) -> None:
+    global _fast_loading
+    if setting == "BULK_TRACKER_FAST_LOADING":
+        _fast_loading = None
+
+
+setting_changed.connect(_setting_changed, dispatch_uid="bulk_tracker.loading")
+
+
+def fast_loading() -> bool:
+    """``conf.fast_loading()``, read once and again after Django reports the setting changed."""
+    global _fast_loading
+    if _fast_loading is None:
+        _fast_loading = conf.fast_loading()
+    return _fast_loading
 
 
 def concrete_attnames(model: type[models.Model]) -> frozenset[str]:
@@ -68,6 +93,8 @@ def concrete_attnames(model: type[models.Model]) -> frozenset[str]:
 
 def build(model: type[M], db: str, values: Sequence[Any], kwargs: dict[str, Any]) -> M | None:
     """``model.from_db(db, <every concrete attname>, values)`` built directly, or None to let Django build it."""
+    if not (_fast_loading if _fast_loading is not None else fast_loading()):
+        return None
     plan = _plans[model] if model in _plans else _plans.setdefault(model, _plan(model))
     if (
         plan is None
@@ -140,18 +167,32 @@ def _plan(model: type[models.Model]) -> _Plan | None:
     return _Plan(attnames, opts.pk.attname, tuple(planned), deep_copy)
 
 
+def _init_wrapper_code() -> CodeType | None:
+    """The code of the ``__init__`` wrapper model_utils' ``FieldTracker.patch_init()`` installs, or None."""
+    patch_init = getattr(model_utils_tracker.FieldTracker, "patch_init", None)
+    constants = getattr(getattr(patch_init, "__code__", None), "co_consts", ())
+    wrappers = [code for code in constants if isinstance(code, CodeType)]
+    return wrappers[0] if len(wrappers) == 1 else None
+
+
+_INIT_WRAPPER = _init_wrapper_code()
+
+
 def _trackers_of(init: Callable[..., None]) -> list[Any] | None:
     """The FieldTrackers whose wrappers make up ``init`` around ``Model.__init__``, innermost first.
 
-    None when anything else wraps or replaces ``Model.__init__``.
+    None when anything else wraps or replaces ``Model.__init__``. A wrapper is recognised by its
+    code, the very code object of model_utils' ``patch_init()`` (``functools.wraps`` copies the
+    wrapped function's name); its tracker is the ``self`` it closes over, and ``__wrapped__``
+    is the function it wraps.
     """
     trackers = []
     while init is not models.Model.__init__:
         code = getattr(init, "__code__", None)
-        if code is None or (code.co_filename, code.co_name) != (model_utils_tracker.__file__, "inner"):
-            return None  # functools.wraps copied the wrapped name: recognise model_utils' wrapper by its code
+        if _INIT_WRAPPER is None or code is not _INIT_WRAPPER:
+            return None
         cells = dict(zip(code.co_freevars, (cell.cell_contents for cell in init.__closure__ or ()), strict=True))
-        tracker, original = cells.get("self"), cells.get("original")
+        tracker, original = cells.get("self"), getattr(init, "__wrapped__", None)
         if not isinstance(tracker, model_utils_tracker.FieldTracker) or original is None:
             return None
         trackers.append(tracker)
