@@ -194,3 +194,13 @@ def test_w003_an_untracked_base_manager_name_on_a_tracked_model():
     assert [(w.id, w.obj) for w in warnings] == [("bulk_tracker.W003", Raw), ("bulk_tracker.W003", QuerysetOnly)]
     assert "related manager's add()" in warnings[0].msg
     assert "BulkTrackerManager" in warnings[0].hint
+
+
+def test_the_tracked_base_manager_survives_djangos_cache_clearing():
+    apps.clear_cache()  # empties every Options cache, base_manager included (override_settings, available_apps)
+    assert "base_manager" not in Volume._meta.__dict__
+    manager = Volume._base_manager
+    assert isinstance(manager, BulkTrackerManager)
+    assert (manager.name, manager.model, manager.auto_created) == ("_base_manager", Volume, True)
+    assert Volume._base_manager is manager  # cached again, as Django caches it
+    assert type(PlainVolume._base_manager) is models.Manager
