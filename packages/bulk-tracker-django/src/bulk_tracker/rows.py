@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
-import sqlite3
-from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from contextlib import suppress
 from typing import Any, TypeVar
 
@@ -16,30 +15,14 @@ from django.db import connections, models
 from django.db.models.fields.related import ForeignObject
 from django.db.models.sql.subqueries import UpdateQuery
 
+from .backends import AnyOf, chunks, has_array_membership
+from .backends import max_params as max_params  # where callers find them
+from .backends import returns_from_update as returns_from_update
+
 M = TypeVar("M", bound=models.Model)
 T = TypeVar("T")
 Row = dict[str, Any]
 _FETCH_SIZE = 2000
-_SQLITE_LIMIT_VARIABLE_NUMBER = 9  # sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, named there from Python 3.11
-
-
-def max_params(alias: str) -> int:
-    """How many parameters one statement on ``alias`` may carry (the real limit, not Django's guess)."""
-    connection = connections[alias]
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        getlimit = getattr(connection.connection, "getlimit", None)
-        if getlimit is not None:  # Python 3.11+
-            return int(getlimit(_SQLITE_LIMIT_VARIABLE_NUMBER))
-        return 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
-    return int(connection.features.max_query_params or 65535)
-
-
-def chunks(values: Sequence[Any], alias: str, per_item: int = 1) -> Iterator[Sequence[Any]]:
-    """Split ``values`` so that no statement on ``alias`` exceeds its parameter limit."""
-    size = max(1, max_params(alias) // per_item - 1)
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def lock_targets(opts: Any) -> tuple[str, ...]:
@@ -136,19 +119,6 @@ def pk_sorted(pks: Iterable[T]) -> list[T]:
     return sorted(pks, key=pk_order)
 
 
-def returns_from_update(model: type[models.Model], alias: str) -> bool:
-    """True when ``UPDATE ... RETURNING`` can hand back the new rows (PostgreSQL, SQLite 3.35+).
-
-    MariaDB has no UPDATE ... RETURNING; a multi-table model is written by several UPDATEs.
-    """
-    connection = connections[alias]
-    return (
-        connection.vendor in ("postgresql", "sqlite")
-        and bool(connection.features.can_return_columns_from_insert)
-        and not model._meta.parents
-    )
-
-
 def exactly(model: type[M], alias: str, pks: Sequence[Hashable]) -> list[models.QuerySet[M]]:
     """Querysets (of the base manager) that together match exactly the rows ``pks``.
 
@@ -156,13 +126,10 @@ def exactly(model: type[M], alias: str, pks: Sequence[Hashable]) -> list[models.
     ``pk__in`` in chunks the backend's parameter limit allows.
     """
     manager = model._base_manager.db_manager(alias)
-    connection = connections[alias]
     if not pks:
         return [manager.none()]
-    opts = model._meta
-    if connection.vendor == "postgresql" and isinstance(getattr(opts.pk, "column", None), str):  # not composite
-        column = f"{connection.ops.quote_name(opts.db_table)}.{connection.ops.quote_name(opts.pk.column)}"
-        return [manager.extra(where=[f"{column} = ANY(%s)"], params=[list(pks)])]
+    if has_array_membership(model, alias):
+        return [manager.filter(AnyOf(models.F("pk"), list(pks)))]
     return [manager.filter(pk__in=chunk) for chunk in chunks(pks, alias, per_item=2)]
 
 
@@ -267,27 +234,33 @@ def stored_value(field: models.Field[Any, Any], value: Any, alias: str) -> Any:
         field = field.target_field
     if value is None:
         return None
-    kind = type(field)
+    store = _STORED.get(type(field))
+    if store is None:
+        return UNKNOWN
     try:
-        if kind in _STORED_AS_TO_PYTHON:
-            return field.to_python(field.get_prep_value(value))
-        if kind in _STRINGS:
-            text = field.to_python(value)
-            max_length = field.max_length
-            return UNKNOWN if max_length is not None and len(text) > max_length else text
-        if kind is models.DecimalField:
-            return _stored_decimal(field, value, alias)
-        if kind is models.DateTimeField:
-            return _stored_datetime(field, value)
-        if kind is models.TimeField:
-            time = field.to_python(value)
-            return UNKNOWN if time is None or time.tzinfo is not None else time
-        if kind is models.JSONField:
-            text = json.dumps(field.get_prep_value(value), cls=field.encoder)
-            return json.loads(text, cls=field.decoder)
+        return store(field, value, alias)
     except (TypeError, ValueError, ValidationError):
         return UNKNOWN  # the database decides, or refuses
-    return UNKNOWN
+
+
+def _stored_as_to_python(field: Any, value: Any, alias: str) -> Any:
+    return field.to_python(field.get_prep_value(value))
+
+
+def _stored_text(field: Any, value: Any, alias: str) -> Any:
+    text = field.to_python(value)
+    max_length = field.max_length
+    return UNKNOWN if max_length is not None and len(text) > max_length else text
+
+
+def _stored_time(field: Any, value: Any, alias: str) -> Any:
+    time = field.to_python(value)
+    return UNKNOWN if time is None or time.tzinfo is not None else time
+
+
+def _stored_json(field: Any, value: Any, alias: str) -> Any:
+    text = json.dumps(field.get_prep_value(value), cls=field.encoder)
+    return json.loads(text, cls=field.decoder)
 
 
 def _stored_decimal(field: Any, value: Any, alias: str) -> Any:
@@ -303,7 +276,7 @@ def _stored_decimal(field: Any, value: Any, alias: str) -> Any:
     return stored
 
 
-def _stored_datetime(field: Any, value: Any) -> Any:
+def _stored_datetime(field: Any, value: Any, alias: str) -> Any:
     if not isinstance(value, (str, datetime.datetime)):
         return UNKNOWN  # a date: Django makes it a datetime with a warning
     moment = field.to_python(value)
@@ -313,3 +286,13 @@ def _stored_datetime(field: Any, value: Any) -> Any:
     if settings.USE_TZ:
         return moment.astimezone(datetime.timezone.utc) if aware else UNKNOWN  # naive: Django warns, then guesses
     return UNKNOWN if aware else moment
+
+
+_STORED: dict[type[Any], Callable[[Any, Any, str], Any]] = {
+    **dict.fromkeys(_STORED_AS_TO_PYTHON, _stored_as_to_python),
+    **dict.fromkeys(_STRINGS, _stored_text),
+    models.DecimalField: _stored_decimal,
+    models.DateTimeField: _stored_datetime,
+    models.TimeField: _stored_time,
+    models.JSONField: _stored_json,
+}

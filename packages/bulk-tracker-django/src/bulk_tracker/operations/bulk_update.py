@@ -1,0 +1,178 @@
+"""``QuerySet.bulk_update()``, tracked: Django's checks, one locked read per chunk, one write strategy, the diff.
+
+Strategies, chosen once per operation in ``plan()``:
+
+* PostgreSQL, plain values, each pk once (``backends.values_join_applies``): one ``UPDATE ... FROM
+  (VALUES ...) ... RETURNING`` per batch, with the queryset's own WHERE; the diff compares the rows
+  it returns with the written columns read before. Statements: one read per chunk, one per batch.
+* Elsewhere: Django's own bulk_update() under ``suspended()`` (its batches call ``update()``). The
+  full rows are read before; the new rows are the old ones with the values written, where
+  ``rows.stored_value()`` knows what the column keeps, and read again (once per chunk) otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, suspended
+
+from .. import backends, rows
+from ..delivery import wants
+from ..signals import post_update_signal
+from .base import Operation, Report
+
+M = TypeVar("M", bound=models.Model)
+
+
+class BulkUpdate(Operation[M, int]):
+    """``queryset.bulk_update(objs, fields, batch_size)``; ``django_bulk_update(objs)`` is Django's own."""
+
+    def __init__(
+        self,
+        queryset: models.QuerySet[M],
+        objs: Iterable[M],
+        fields: Sequence[str],
+        batch_size: int | None,
+        info: TrackingInfo | None,
+        django_bulk_update: Callable[[Sequence[M]], int],
+    ) -> None:
+        super().__init__(queryset.model, queryset.db, info)
+        self.queryset = queryset
+        self.objs = tuple(objs)
+        self.fields = fields
+        self.batch_size = batch_size
+        self.django_bulk_update = django_bulk_update
+        self.written: list[Any] = []  # the fields written, in the caller's order
+        self.first: dict[Hashable, M] = {}  # by pk: the first object given for it
+        self.repeated: set[Hashable] = set()  # pks given more than once
+        self.joined = False  # the strategy: the VALUES join, else Django's own bulk_update()
+        self.old: dict[Hashable, rows.Row] = {}  # by pk: the rows read, as they were
+        self.new: dict[Hashable, M] = {}  # by pk: the rows as stored after the write
+
+    def plan(self) -> bool:
+        if not wants(post_update_signal, self.model) or not self.objs or not self.fields:
+            return False
+        # Django's own checks first, outside the operation's transaction: raised inside it, they would
+        # mark the caller's enclosing transaction as broken, which Django's bulk_update() does not.
+        self.django_bulk_update(())  # fields and batch_size; no query for no objects
+        if any(obj.pk is None for obj in self.objs):
+            return False  # Django's ValueError
+        opts = self.model._meta
+        self.written = [opts.get_field(name) for name in self.fields]
+        for obj in self.objs:  # Django's ValueError for an unsaved related object
+            obj._prepare_related_fields_for_save(operation_name="bulk_update", fields=self.written)
+        self.joined = backends.values_join_applies(self.queryset, self.objs, self.written)
+        return True
+
+    def untracked(self) -> int:
+        return self.django_bulk_update(self.objs)
+
+    def read_before(self) -> None:
+        pk_field = self.model._meta.pk
+        for obj in self.objs:
+            pk = _row_key(pk_field, obj.pk)
+            if pk in self.first:
+                self.repeated.add(pk)
+            self.first.setdefault(pk, obj)
+        # Without RETURNING, the new rows are built from the locked full rows and the values written.
+        fields = self.written if self.joined else self.model._meta.concrete_fields
+        names = list(dict.fromkeys(field.attname for field in fields))
+        for chunk in backends.chunks(list(self.first), self.alias):
+            self.old.update(rows.read_values(self.queryset.filter(pk__in=chunk), names))
+
+    def write(self) -> int:
+        if self.joined:
+            return self._write_joined()
+        with suspended():  # Django's batches call update(); they are part of this operation
+            return self.django_bulk_update(self.objs)
+
+    def _write_joined(self) -> int:
+        """The VALUES join, of only the objects whose rows the locked read found."""
+        objs = [obj for pk, obj in self.first.items() if pk in self.old]
+        count = 0
+        for returned in backends.values_join_update(self.queryset, objs, self.written, self.batch_size):
+            count += len(returned)
+            self.new.update(rows.instances_from_rows(self.model, self.alias, returned))
+        return count
+
+    def changes(self) -> list[Report]:
+        diffs = self._joined_diffs() if self.joined else self._written_diffs()
+        changed = [ModifiedObject(self.new[pk], diffs[pk]) for pk in rows.pk_sorted(self.old) if diffs.get(pk)]
+        return [Report(post_update_signal, self.model, changed)]
+
+    def _attnames(self) -> list[str]:
+        return [field.attname for field in self.written]
+
+    def _joined_diffs(self) -> dict[Hashable, rows.Row]:
+        attnames = self._attnames()
+        return {
+            pk: changed_fields(row, rows.attribute_values(self.new[pk], attnames))
+            for pk, row in self.old.items()
+            if pk in self.new
+        }
+
+    def _written_diffs(self) -> dict[Hashable, rows.Row]:
+        """The old values that changed, and ``self.new``, after Django's bulk_update() of the full ``old`` rows.
+
+        A value is taken as stored only where that is certain (``rows.stored_value()``); the other
+        rows, those of a pk given twice (the last batch's first object wins), and those whose changes
+        the database computes more from (generated fields) are read again, once per chunk.
+        """
+        attnames = self._attnames()
+        computed = any(getattr(field, "generated", False) for field in self.model._meta.concrete_fields)
+        diffs: dict[Hashable, rows.Row] = {}
+        merged: dict[Hashable, rows.Row] = {}
+        reread: list[Hashable] = []
+        for pk, row in self.old.items():
+            values = self._stored_values(pk)
+            if values is None:
+                reread.append(pk)
+                continue
+            diff = changed_fields({name: row[name] for name in attnames}, values)
+            if diff:
+                diffs[pk] = diff
+                if computed:
+                    reread.append(pk)
+                else:
+                    merged[pk] = {**row, **values}
+        self._read_again(reread, diffs)
+        self._build(merged)
+        return diffs
+
+    def _stored_values(self, pk: Hashable) -> rows.Row | None:
+        """``{attname: value as the column stores it}`` of the object written to ``pk``; None if uncertain."""
+        if pk in self.repeated:
+            return None
+        obj = self.first[pk]
+        values = {
+            field.attname: rows.stored_value(field, getattr(obj, field.attname), self.alias) for field in self.written
+        }
+        return None if any(value is rows.UNKNOWN for value in values.values()) else values
+
+    def _read_again(self, pks: list[Hashable], diffs: dict[Hashable, rows.Row]) -> None:
+        """Read ``pks`` as stored into ``self.new``; the diff of those not in ``diffs`` yet."""
+        if not pks:
+            return
+        attnames = self._attnames()
+        self.new.update(rows.fetch(self.model, self.alias, pks))
+        for pk in pks:
+            if pk not in diffs and pk in self.new:
+                diffs[pk] = changed_fields(self.old[pk], rows.attribute_values(self.new[pk], attnames), attnames)
+
+    def _build(self, merged: dict[Hashable, rows.Row]) -> None:
+        """Instances of the ``merged`` rows (old row and values written) into ``self.new``, with no query."""
+        names = [field.attname for field in self.model._meta.concrete_fields]
+        for pk, row in merged.items():
+            self.new[pk] = self.model.from_db(self.alias, names, [row[name] for name in names])
+
+
+def _row_key(pk_field: Any, pk: Any) -> Any:
+    """``pk`` as the rows read back carry it (``"3"`` given for an integer key is ``3``)."""
+    try:
+        return pk_field.to_python(pk)
+    except (TypeError, ValueError, ValidationError):
+        return pk  # Django's own query refuses it with its own error
