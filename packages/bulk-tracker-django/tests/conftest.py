@@ -1,21 +1,39 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 import pytest
+from django.db.models import Model
+from django.dispatch import Signal
+from helpers import connected
 
 from bulk_tracker_testing import CapturedSignals, SignalCall
+from bulk_tracker_testing.capture import KINDS
 
 
 class Recorder:
-    """Every bulk_tracker signal call of a test, in order (a capture open for the whole test)."""
+    """The bulk_tracker signal calls delivered inside the test's ``with received.committing():`` blocks, in order.
 
-    def __init__(self, captured: CapturedSignals, capture: Callable[..., AbstractContextManager[CapturedSignals]]):
-        self.captured = captured
-        self.calls: list[SignalCall] = captured.calls
+    Writes before and between the blocks (the test's own setup) are not recorded, so a test reads
+    arrange, act (in the block), assert. Until a test opens its first block, every call is recorded
+    (the older shape, kept while the tests move to the blocks).
+    """
+
+    def __init__(self, capture: Callable[..., AbstractContextManager[CapturedSignals]]):
+        self.captured = CapturedSignals()
+        self.calls: list[SignalCall] = self.captured.calls
         self._capture = capture
+        self._depth = 0
+        self._opened = False
+
+    def record(self, signal: Signal, sender: type[Model], objects: list[Any], **kwargs: Any) -> None:
+        """The receiver: one call recorded per delivery, even if its callback is run twice."""
+        if (self._depth or not self._opened) and not any(call.objects is objects for call in self.calls):
+            self.calls.append(
+                SignalCall(KINDS[signal], sender, objects, kwargs.get("tracking_info_"), kwargs.get("using"))
+            )
 
     def of(self, kind: str) -> list[SignalCall]:
         return self.captured.of(kind)
@@ -25,15 +43,32 @@ class Recorder:
         assert [c.kind for c in self.calls] == [kind], self.calls
         return self.calls[0]
 
-    def committing(self) -> AbstractContextManager[CapturedSignals]:
-        """Run on_commit callbacks at the end of the block, as a commit would (for django_db tests)."""
-        return self._capture()
+    @contextmanager
+    def committing(self) -> Iterator[None]:
+        """The act: its deliveries are recorded.
+
+        In a test transaction that never commits (``django_db``), the on_commit callbacks registered in
+        the block run at its end, as a commit would; under ``django_db(transaction=True)`` the block's
+        own commits deliver.
+        """
+        if not self._opened:
+            self._opened = True
+            self.calls.clear()
+        self._depth += 1
+        try:
+            with self._capture():
+                yield
+        finally:
+            self._depth -= 1
 
 
 @pytest.fixture
 def received(capture_signals: Callable[..., Any]) -> Iterator[Recorder]:
-    with capture_signals() as captured:
-        yield Recorder(captured, capture_signals)
+    recorder = Recorder(capture_signals)
+    with ExitStack() as stack:
+        for signal in KINDS:
+            stack.enter_context(connected(signal, recorder.record))
+        yield recorder
 
 
 # Lines a test wants in the terminal summary, shown even without -s (the oracle reports its examples there).
