@@ -25,7 +25,6 @@ def books():
 
 
 def test_plain_value_reports_only_rows_that_changed(books, received):
-    received.calls.clear()
     with received.committing():
         count = Book.objects.update(stock=3)
     assert count == 3
@@ -37,7 +36,6 @@ def test_plain_value_reports_only_rows_that_changed(books, received):
 
 
 def test_f_expression_reports_stored_old_values(books, received):
-    received.calls.clear()
     with received.committing():
         Book.objects.filter(author__name="Ann").update(price=F("price") * 2)
     call = received.only("update")
@@ -49,7 +47,6 @@ def test_f_expression_reports_stored_old_values(books, received):
 
 
 def test_case_when_and_functions(books, received):
-    received.calls.clear()
     with received.committing():
         Book.objects.update(
             title=Upper("title"),
@@ -71,7 +68,6 @@ def test_case_when_and_functions(books, received):
 
 def test_foreign_key_by_object_reports_old_object_in_one_query(books, received):
     cid = Author.objects.create(name="Cid")
-    received.calls.clear()
     with received.committing(), CaptureQueriesContext(connection) as queries:
         Book.objects.update(author=cid)
     call = received.only("update")
@@ -87,14 +83,12 @@ def test_foreign_key_by_object_reports_old_object_in_one_query(books, received):
 
 def test_foreign_key_by_id_reports_old_id(books, received):
     cid = Author.objects.create(name="Cid")
-    received.calls.clear()
     with received.committing():
         Book.objects.filter(pk=books[2].pk).update(author_id=cid.pk)
     assert received.only("update").objects == [ModifiedObject(books[2], {"author_id": books[2].author_id})]
 
 
 def test_filter_on_the_changed_field(books, received):
-    received.calls.clear()
     with received.committing():
         Book.objects.filter(stock__lt=2).update(stock=F("stock") + 5)
     assert received.only("update").objects == [
@@ -104,7 +98,6 @@ def test_filter_on_the_changed_field(books, received):
 
 
 def test_update_that_changes_nothing_sends_nothing(books, received):
-    received.calls.clear()
     with received.committing():
         assert Book.objects.filter(stock=3).update(stock=3) == 1
         assert Book.objects.filter(stock=99).update(stock=1) == 0
@@ -112,7 +105,6 @@ def test_update_that_changes_nothing_sends_nothing(books, received):
 
 
 def test_instance_has_every_field_loaded(books, received):
-    received.calls.clear()
     with received.committing():
         Book.objects.filter(pk=books[0].pk).update(stock=8)
     instance = received.only("update").objects[0].instance
@@ -124,7 +116,6 @@ def test_instance_has_every_field_loaded(books, received):
 
 def test_tracking_info_explicit_and_from_context(books, received):
     explicit = TrackingInfo(comment="explicit", kwargs={"a": 1})
-    received.calls.clear()
     with received.committing(), tracking(user="ctx-user", comment="context"):
         Book.objects.filter(pk=books[0].pk).update(stock=10)
         Book.objects.filter(pk=books[0].pk).update(stock=11, tracking_info_=explicit)
@@ -132,15 +123,17 @@ def test_tracking_info_explicit_and_from_context(books, received):
 
 
 def test_wrong_tracking_info_type_is_refused_before_any_query(books, received):
-    received.calls.clear()
-    with CaptureQueriesContext(connection) as queries, pytest.raises(TypeError, match="TrackingInfo"):
+    with (
+        received.committing(),
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(TypeError, match="TrackingInfo"),
+    ):
         Book.objects.update(stock=1, tracking_info_={"user": "x"})
     assert len(queries) == 0
     assert received.calls == []
 
 
 def test_unknown_field_is_djangos_error_and_nothing_is_written(books, received):
-    received.calls.clear()
     with received.committing(), pytest.raises(FieldDoesNotExist):
         Book.objects.update(nonsense=1)
     with received.committing(), pytest.raises(FieldError):
@@ -149,8 +142,7 @@ def test_unknown_field_is_djangos_error_and_nothing_is_written(books, received):
 
 
 def test_sliced_queryset_is_refused_like_django(books, received):
-    received.calls.clear()
-    with pytest.raises(TypeError, match=r"Cannot update a query once a slice has been taken\."):
+    with received.committing(), pytest.raises(TypeError, match=r"Cannot update a query once a slice has been taken\."):
         Book.objects.all()[:1].update(stock=5)
     assert received.calls == []
     assert sorted(Book.objects.values_list("stock", flat=True)) == [0, 1, 3]
@@ -158,7 +150,6 @@ def test_sliced_queryset_is_refused_like_django(books, received):
 
 def test_soft_deleting_default_manager_still_reports_the_row(received):
     article = Article.objects.create(title="t")
-    received.calls.clear()
     with received.committing():
         assert Article.objects.filter(pk=article.pk).update(is_deleted=True) == 1
     call = received.only("update")
@@ -169,7 +160,6 @@ def test_soft_deleting_default_manager_still_reports_the_row(received):
 def test_multi_table_child_reports_own_and_parent_fields(received):
     r = Restaurant.objects.create(name="Luigi", serves=10)
     Place.objects.create(name="Park")
-    received.calls.clear()
     with received.committing():
         assert Restaurant.objects.update(name="Mario", serves=20) == 1
     call = received.only("update")
@@ -180,14 +170,12 @@ def test_multi_table_child_reports_own_and_parent_fields(received):
 
 def test_queryset_only_model_is_tracked(received):
     note = Note.objects.create(text="x")
-    received.calls.clear()
     with received.committing():
         Note.objects.update(text="y")
     assert received.only("update").objects == [ModifiedObject(note, {"text": "x"})]
 
 
 def test_custom_queryset_method_chains(books, received):
-    received.calls.clear()
     with received.committing():
         Book.objects.cheap().filter(price__gt=6).update(stock=0)
     assert received.only("update").objects == [ModifiedObject(books[2], {"stock": 3})]
@@ -196,7 +184,6 @@ def test_custom_queryset_method_chains(books, received):
 @pytest.mark.django_db(databases=["default", "other"])
 def test_other_database(received):
     author = Author.objects.using("other").create(name="Far")
-    received.calls.clear()
     with received.committing():
         assert Author.objects.using("other").update(name="Near") == 1
     call = received.only("update")
