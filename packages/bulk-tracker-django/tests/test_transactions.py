@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from django.db import transaction
+from helpers import connected
 
 from bulk_tracker import TrackingInfo
 from bulk_tracker.signals import post_update_signal
@@ -22,8 +23,7 @@ def author():
 
 
 def test_delivered_after_the_outer_block_commits(author, received):
-    received.calls.clear()
-    with transaction.atomic():
+    with received.committing(), transaction.atomic():
         with transaction.atomic():
             Author.objects.update(name="after")
         assert received.calls == []
@@ -31,14 +31,12 @@ def test_delivered_after_the_outer_block_commits(author, received):
 
 
 def test_rollback_delivers_nothing(author, received):
-    received.calls.clear()
-
     def update_then_fail() -> None:
         with transaction.atomic():
             Author.objects.update(name="after")
             raise BoomError
 
-    with pytest.raises(BoomError):
+    with received.committing(), pytest.raises(BoomError):
         update_then_fail()
     assert received.calls == []
     assert Author.objects.get().name == "before"
@@ -46,8 +44,7 @@ def test_rollback_delivers_nothing(author, received):
 
 def test_rolled_back_savepoint_delivers_nothing_of_its_own(author, received):
     other = Author.objects.create(name="other")
-    received.calls.clear()
-    with transaction.atomic():
+    with received.committing(), transaction.atomic():
         Author.objects.filter(pk=other.pk).update(name="kept")
         try:
             with transaction.atomic():
@@ -60,22 +57,21 @@ def test_rolled_back_savepoint_delivers_nothing_of_its_own(author, received):
 
 
 def test_autocommit_delivers_immediately(author, received):
-    received.calls.clear()
-    Author.objects.update(name="after")
-    assert len(received.of("update")) == 1
+    with received.committing():
+        Author.objects.update(name="after")
+        assert len(received.of("update")) == 1
 
 
 def test_robust_mode_logs_failures_runs_every_receiver_and_keeps_the_write(author, received, caplog):
     def failing(**kwargs):
         raise BoomError("receiver failed")
 
-    post_update_signal.connect(failing, sender=Author, weak=False)
-    try:
-        received.calls.clear()
-        with caplog.at_level(logging.ERROR, logger="bulk_tracker"):
-            Author.objects.update(name="after", tracking_info_=TrackingInfo(is_robust=True))
-    finally:
-        post_update_signal.disconnect(failing, sender=Author)
+    with (
+        connected(post_update_signal, failing, Author),
+        received.committing(),
+        caplog.at_level(logging.ERROR, logger="bulk_tracker"),
+    ):
+        Author.objects.update(name="after", tracking_info_=TrackingInfo(is_robust=True))
     assert len(received.of("update")) == 1
     assert Author.objects.get().name == "after"
     [record] = [r for r in caplog.records if r.name == "bulk_tracker"]
@@ -87,10 +83,6 @@ def test_non_robust_failure_reaches_the_caller_after_commit(author):
     def failing(**kwargs):
         raise BoomError("receiver failed")
 
-    post_update_signal.connect(failing, sender=Author, weak=False)
-    try:
-        with pytest.raises(BoomError):
-            Author.objects.update(name="after")
-    finally:
-        post_update_signal.disconnect(failing, sender=Author)
+    with connected(post_update_signal, failing, Author), pytest.raises(BoomError):
+        Author.objects.update(name="after")
     assert Author.objects.get().name == "after"
