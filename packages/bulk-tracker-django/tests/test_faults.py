@@ -12,14 +12,13 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
+from helpers import connected
 
 from bulk_tracker import TrackingInfo
 from bulk_tracker.signals import post_create_signal, post_delete_signal, post_update_signal
 from testapp.models import Clerk, Crate, Depot, Tag
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SIGNALS = (post_create_signal, post_update_signal, post_delete_signal)
 
 
 class BoomError(Exception):
@@ -128,7 +127,6 @@ def test_an_error_at_the_last_write_statement_writes_and_delivers_nothing(shop, 
     writes = write_statements(operation)
     assert writes >= 1
     before = tables()
-    received.calls.clear()
     seen = 0
 
     def failing_last(execute, sql, params, many, context):
@@ -139,11 +137,16 @@ def test_an_error_at_the_last_write_statement_writes_and_delivers_nothing(shop, 
                 raise DatabaseError("injected: the last write statement fails")
         return execute(sql, params, many, context)
 
-    with pytest.raises(DatabaseError, match="injected"), connection.execute_wrapper(failing_last):
+    with (
+        received.committing(),
+        pytest.raises(DatabaseError, match="injected"),
+        connection.execute_wrapper(failing_last),
+    ):
         operation()
     assert tables() == before
     assert received.calls == []
-    operation()  # the same operation, now allowed through, is reported
+    with received.committing():
+        operation()  # the same operation, now allowed through, is reported
     assert received.calls
 
 
@@ -153,8 +156,7 @@ def test_unique_violation_in_the_last_batch_of_bulk_update_rolls_every_batch_bac
         tag.color = "changed"
     tags[-1].name = "a"  # the first tag keeps "a": the last batch collides
     before = tables()
-    received.calls.clear()
-    with pytest.raises(IntegrityError):
+    with received.committing(), pytest.raises(IntegrityError):
         Tag.objects.bulk_update(tags, ["color", "name"], batch_size=2)
     assert tables() == before
     assert received.calls == []
@@ -166,8 +168,7 @@ def test_unique_violation_in_the_last_batch_of_bulk_create_rolls_every_batch_bac
     if with_pks:  # Django inserts these in their own batches first
         objs[0].pk, objs[1].pk = 1000, 1001
     before = tables()
-    received.calls.clear()
-    with pytest.raises(IntegrityError):
+    with received.committing(), pytest.raises(IntegrityError):
         Tag.objects.bulk_create(objs, batch_size=2)
     assert tables() == before
     assert received.calls == []
@@ -179,8 +180,7 @@ def test_dangling_key_in_the_last_batch_of_an_upsert_rolls_every_batch_back(shop
     objs = [Crate(code=f"c{i}", depot=shop["d2"], qty=50) for i in range(4)]
     objs.append(Crate(code="orphan", depot_id=shop["d2"].pk + 1000))
     before = tables()
-    received.calls.clear()
-    with pytest.raises(IntegrityError):
+    with received.committing(), pytest.raises(IntegrityError):
         Crate.objects.bulk_create(objs, batch_size=2, update_conflicts=True, update_fields=["qty"], **target)
     assert tables() == before
     assert received.calls == []
@@ -189,8 +189,7 @@ def test_dangling_key_in_the_last_batch_of_an_upsert_rolls_every_batch_back(shop
 def test_failed_operation_in_a_savepoint_leaves_the_rest_of_the_transaction_delivered(shop, received):
     tags = list(Tag.objects.order_by("pk"))
     tags[-1].name = "a"
-    received.calls.clear()
-    with transaction.atomic():
+    with received.committing(), transaction.atomic():
         Tag.objects.filter(name="b").update(uses=50)
         with pytest.raises(IntegrityError), transaction.atomic():
             Tag.objects.bulk_update(tags, ["name"], batch_size=2)
@@ -210,14 +209,14 @@ def test_robust_mode_logs_each_failure_with_its_traceback_and_delivers_everythin
     def failing(sender, **kwargs):
         raise BoomError(f"receiver failed for {sender.__name__}")
 
-    for signal in SIGNALS:
-        signal.connect(failing, weak=False, dispatch_uid="failing")
-    try:
-        with capture_signals() as captured, caplog.at_level(logging.ERROR, logger="bulk_tracker"):
-            result = Depot.objects.filter(name="d1").delete(tracking_info_=TrackingInfo(is_robust=True))
-    finally:
-        for signal in SIGNALS:
-            signal.disconnect(dispatch_uid="failing")
+    with (
+        connected(post_create_signal, failing),
+        connected(post_update_signal, failing),
+        connected(post_delete_signal, failing),
+        capture_signals() as captured,
+        caplog.at_level(logging.ERROR, logger="bulk_tracker"),
+    ):
+        result = Depot.objects.filter(name="d1").delete(tracking_info_=TrackingInfo(is_robust=True))
     assert result[0] == 1 + 1 + 3  # the depot, its clerk, its crates
     kinds = [(c.kind, c.sender.__name__) for c in captured.calls]
     assert kinds[0] == ("update", "Crate")  # the crate of d2 that lost its clerk
@@ -239,19 +238,14 @@ def test_without_robust_mode_a_failure_stops_the_deliveries_queued_after_it(shop
     def failing(sender, **kwargs):
         raise BoomError
 
-    with capture_signals() as captured:  # connected first: it sees the failing delivery
-        post_update_signal.connect(failing, sender=Crate, weak=False, dispatch_uid="failing")
-        try:
+    def two_operations() -> None:
+        with transaction.atomic():
+            Clerk.objects.all().delete()  # Crate update (SET_NULL) first, then the Clerk delete
+            Tag.objects.filter(name="a").update(uses=40)
 
-            def two_operations() -> None:
-                with transaction.atomic():
-                    Clerk.objects.all().delete()  # Crate update (SET_NULL) first, then the Clerk delete
-                    Tag.objects.filter(name="a").update(uses=40)
-
-            with pytest.raises(BoomError):
-                two_operations()
-        finally:
-            post_update_signal.disconnect(sender=Crate, dispatch_uid="failing")
+    # the capture is connected first: it sees the failing delivery
+    with capture_signals() as captured, connected(post_update_signal, failing, Crate), pytest.raises(BoomError):
+        two_operations()
     assert [(c.kind, c.sender.__name__) for c in captured.calls] == [("update", "Crate")]
     assert not Clerk.objects.exists()  # committed
     assert Tag.objects.get(name="a").uses == 40
@@ -266,14 +260,10 @@ def test_a_receiver_writing_to_another_tracked_model_produces_its_own_events(sho
         if moved:
             Depot.objects.filter(crates__in=[o.instance.pk for o in moved]).update(size=F("size") + 1)
 
-    with capture_signals() as captured:
-        post_update_signal.connect(count_moves, sender=Crate, weak=False, dispatch_uid="writer")
-        try:
-            with transaction.atomic():
-                Crate.objects.filter(code__in=["c0", "c1"]).update(qty=F("qty") + 5)  # one crate in each depot
-            Crate.objects.filter(code="c2").update(qty=7)  # autocommit: delivered at once
-        finally:
-            post_update_signal.disconnect(sender=Crate, dispatch_uid="writer")
+    with capture_signals() as captured, connected(post_update_signal, count_moves, Crate):
+        with transaction.atomic():
+            Crate.objects.filter(code__in=["c0", "c1"]).update(qty=F("qty") + 5)  # one crate in each depot
+        Crate.objects.filter(code="c2").update(qty=7)  # autocommit: delivered at once
     summary = [(c.kind, c.sender.__name__, sorted(o.instance.pk for o in c.objects)) for c in captured.calls]
     crates = {c.code: c.pk for c in Crate.objects.all()}
     d1, d2 = shop["d1"].pk, shop["d2"].pk
@@ -296,13 +286,8 @@ def test_a_receiver_writing_to_its_own_model_is_called_again_for_its_write_only(
         if too_many:
             Crate.objects.filter(pk__in=too_many).update(qty=10)
 
-    with capture_signals() as captured:
-        post_update_signal.connect(clamp, sender=Crate, weak=False, dispatch_uid="clamp")
-        try:
-            with transaction.atomic():
-                Crate.objects.filter(code__in=["c0", "c1", "c2"]).update(qty=F("qty") * 100)  # c0 stays 0
-        finally:
-            post_update_signal.disconnect(sender=Crate, dispatch_uid="clamp")
+    with capture_signals() as captured, connected(post_update_signal, clamp, Crate), transaction.atomic():
+        Crate.objects.filter(code__in=["c0", "c1", "c2"]).update(qty=F("qty") * 100)  # c0 stays 0
     assert calls == [["c1", "c2"], ["c1", "c2"]]  # once more for the clamp's own write, which changes nothing more
     assert [[o.changed_values for o in c.objects] for c in captured.calls] == [
         [{"qty": 1}, {"qty": 2}],
@@ -324,11 +309,7 @@ def test_a_receiver_writing_inside_a_rolled_back_block_of_its_own_sends_nothing_
         except BoomError:
             pass
 
-    with capture_signals() as captured:
-        post_update_signal.connect(audit_then_fail, sender=Crate, weak=False, dispatch_uid="audit")
-        try:
-            Crate.objects.filter(code="c1").update(qty=8)
-        finally:
-            post_update_signal.disconnect(sender=Crate, dispatch_uid="audit")
+    with capture_signals() as captured, connected(post_update_signal, audit_then_fail, Crate):
+        Crate.objects.filter(code="c1").update(qty=8)
     assert [(c.kind, c.sender.__name__) for c in captured.calls] == [("update", "Crate")]
     assert not Tag.objects.filter(name="audit").exists()
