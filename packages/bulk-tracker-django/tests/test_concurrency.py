@@ -38,7 +38,6 @@ def hammer(errors: list[BaseException], start: threading.Barrier, update) -> Non
 def test_concurrent_increments_report_each_old_value_exactly_once(received, how):
     author = Author.objects.create(name="a")
     Book.objects.bulk_create(Book(title=f"b{i}", stock=0, author=author) for i in range(5))
-    received.calls.clear()
 
     def increment() -> None:
         if how == "update":
@@ -52,10 +51,11 @@ def test_concurrent_increments_report_each_old_value_exactly_once(received, how)
     errors: list[BaseException] = []
     start = threading.Barrier(2)
     threads = [threading.Thread(target=hammer, args=(errors, start, increment)) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    with received.committing():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
     assert errors == []
 
     calls = received.of("update")
@@ -73,7 +73,6 @@ def test_concurrent_increments_report_each_old_value_exactly_once(received, how)
 def test_a_row_that_starts_to_match_meanwhile_is_not_changed_unreported(received):
     matching = Book.objects.create(title="matching", stock=0)
     late = Book.objects.create(title="late", stock=5)
-    received.calls.clear()
 
     def make_late_match() -> None:
         models.QuerySet(Book).filter(pk=late.pk).update(stock=0)
@@ -86,7 +85,7 @@ def test_a_row_that_starts_to_match_meanwhile_is_not_changed_unreported(received
             other.join(timeout=30)
         return execute(sql, params, many, context)
 
-    with transaction.atomic(), connection.execute_wrapper(between_read_and_write):
+    with received.committing(), transaction.atomic(), connection.execute_wrapper(between_read_and_write):
         count = Book.objects.filter(stock=0).update(stock=9)
 
     assert count == 1
@@ -138,8 +137,7 @@ def test_a_row_deleted_meanwhile_by_another_transaction_is_reported_once(depot, 
     """Found by the concurrency test: Django sends post_delete for every row it collected, even one its
     DELETE no longer found; the delete that really removed it reports it, the other one does not."""
     first = Crate.objects.get(code="c0")
-    received.calls.clear()
-    with meanwhile(lambda: Crate.objects.filter(code="c0").delete()):
+    with received.committing(), meanwhile(lambda: Crate.objects.filter(code="c0").delete()):
         count, _ = Crate.objects.filter(depot=depot).delete()
     assert count == 2  # Django's own count: the rows this DELETE removed
     deleted = [o.instance.pk for call in received.of("delete") for o in call.objects]
@@ -149,8 +147,7 @@ def test_a_row_deleted_meanwhile_by_another_transaction_is_reported_once(depot, 
 
 
 def test_a_deleted_row_is_reported_as_it_was_deleted_not_as_it_was_collected(depot, received):
-    received.calls.clear()
-    with meanwhile(lambda: Crate.objects.filter(code="c1").update(qty=50, data={"late": True})):
+    with received.committing(), meanwhile(lambda: Crate.objects.filter(code="c1").update(qty=50, data={"late": True})):
         Crate.objects.filter(depot=depot).delete()
     [update, delete] = received.calls
     assert update.kind == "update"
@@ -161,9 +158,8 @@ def test_a_deleted_row_is_reported_as_it_was_deleted_not_as_it_was_collected(dep
 def test_set_null_reports_the_value_it_overwrote_not_the_one_collected(depot, received):
     ann, bob = Clerk.objects.create(name="ann"), Clerk.objects.create(name="bob")
     Crate.objects.update(clerk=ann)
-    received.calls.clear()
     # Django's own race: the collector chose c2 while it was ann's, so the delete sets it NULL anyway
-    with meanwhile(lambda: Crate.objects.filter(code="c2").update(clerk=bob)):
+    with received.committing(), meanwhile(lambda: Crate.objects.filter(code="c2").update(clerk=bob)):
         Clerk.objects.filter(pk=ann.pk).delete()
     set_null = received.of("update")[-1]
     olds = {o.instance.code: o.changed_values for o in set_null.objects}
@@ -180,8 +176,7 @@ def test_set_null_reports_the_value_it_overwrote_not_the_one_collected(depot, re
 )
 def test_upsert_of_a_row_inserted_meanwhile_is_reported_as_an_update(depot, received):
     target = {"unique_fields": ["name"]} if connection.features.supports_update_conflicts_with_target else {}
-    received.calls.clear()
-    with meanwhile(lambda: Depot.objects.create(name="late", size=1), before=("INSERT",)):
+    with received.committing(), meanwhile(lambda: Depot.objects.create(name="late", size=1), before=("INSERT",)):
         Depot.objects.bulk_create([Depot(name="late", size=5)], update_conflicts=True, update_fields=["size"], **target)
     late = Depot.objects.get(name="late")
     assert late.size == 5
@@ -239,7 +234,6 @@ def test_three_threads_replayed_in_commit_order_reproduce_the_table(received):
     depot = Depot.objects.create(name="hammered")
     Crate.objects.bulk_create(Crate(code=f"c{i}", depot=depot, qty=i % 3) for i in range(10))
     copy = {Crate: database_rows(Crate)}
-    received.calls.clear()
     commit_order = threading.Lock()
     errors: list[BaseException] = []
     deadlocks = Counter()
@@ -273,10 +267,11 @@ def test_three_threads_replayed_in_commit_order_reproduce_the_table(received):
 
     started = time.monotonic()
     threads = [threading.Thread(target=work, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    with received.committing():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads)
     assert errors == []
     assert time.monotonic() - started < 30
