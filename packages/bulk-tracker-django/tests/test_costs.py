@@ -4,18 +4,12 @@ import pytest
 from django.db import connection, models
 from django.db.models import F
 from django.db.models.signals import post_delete as django_post_delete
-from django.test.utils import CaptureQueriesContext
+from helpers import connected, sql_of
 
 from bulk_tracker import suspended
 from testapp.models import Author, Book, Review
 
 pytestmark = pytest.mark.django_db
-
-
-def sql_of(operation) -> list[str]:
-    with CaptureQueriesContext(connection) as queries:
-        operation()
-    return [q["sql"] for q in queries]
 
 
 @pytest.fixture
@@ -57,7 +51,7 @@ def test_untracked_update_is_djangos_own_sql(make_books):
 
 def test_suspended_update_is_djangos_own_sql(make_books, received):
     make_books(20)
-    with suspended():
+    with received.committing(), suspended():
         ours = sql_of(lambda: Book.objects.filter(stock=1).update(stock=5))
     django = sql_of(lambda: models.QuerySet(Book).filter(stock=5).update(stock=1))
     assert len(ours) == len(django) == 1
@@ -90,11 +84,8 @@ def test_tracked_delete_costs_what_django_costs_with_a_delete_listener(capture_s
     def listener(**kwargs):
         pass
 
-    django_post_delete.connect(listener, weak=False)  # Django's own slow path: rows loaded, no fast delete
-    try:
+    with connected(django_post_delete, listener):  # Django's own slow path: rows loaded, no fast delete
         django = sql_of(lambda: models.QuerySet(Author).filter(pk__in=pks[rows:]).delete())
-    finally:
-        django_post_delete.disconnect(listener)
     # Django's statements: each table read once, DELETEs in Django's own chunks of 100 pks; where the
     # backend has row locks, plus one locked re-read of each reported table before the writes
     # (concurrent deletes: test_concurrency.py)
@@ -111,7 +102,6 @@ def test_set_null_adds_one_read_per_related_batch(received):
     harsh = Critic.objects.create(name="harsh")
     make_authors(50)
     Review.objects.update(critic=harsh)
-    received.calls.clear()
     with received.committing():
         statements = sql_of(harsh.delete)
     assert [(c.kind, len(c.objects)) for c in received.calls] == [("update", 50), ("delete", 1)]
