@@ -6,6 +6,7 @@ from django.db import connection, transaction
 from django.db.models import ProtectedError
 from django.db.models.signals import post_delete as django_post_delete
 from django.test.utils import CaptureQueriesContext
+from helpers import connected
 
 from bulk_tracker import TrackingInfo, tracking
 from bulk_tracker.helper_objects import ModifiedObject
@@ -35,7 +36,6 @@ def summary(calls):
 def test_instance_delete_reports_the_row_with_its_pk_and_fields(shelf, received):
     book = shelf["books"][2]
     book_pk, review_pk = book.pk, shelf["reviews"][2].pk
-    received.calls.clear()
     with received.committing():
         result = book.delete()
     assert result == (2, {"testapp.Review": 1, "testapp.Book": 1})
@@ -48,7 +48,6 @@ def test_instance_delete_reports_the_row_with_its_pk_and_fields(shelf, received)
 
 def test_queryset_delete_is_one_signal_per_model(shelf, received):
     books = shelf["books"]
-    received.calls.clear()
     with received.committing():
         result = Book.objects.filter(stock__lte=2).delete()
     assert result == (4, {"testapp.Review": 2, "testapp.Book": 2})
@@ -66,13 +65,8 @@ def test_multi_level_and_diamond_cascade_report_each_row_once_in_djangos_order(s
         if sender.__name__ not in django_order:
             django_order.append(sender.__name__)
 
-    django_post_delete.connect(record, weak=False)
-    try:
-        received.calls.clear()
-        with received.committing():
-            Author.objects.filter(pk=shelf["ann"].pk).delete()
-    finally:
-        django_post_delete.disconnect(record)
+    with connected(django_post_delete, record), received.committing():
+        Author.objects.filter(pk=shelf["ann"].pk).delete()
     ann_books = [b.pk for b in shelf["books"][:2]]
     assert sorted(summary(received.calls)) == sorted(
         [
@@ -91,7 +85,6 @@ def test_set_null_set_default_and_set_are_reported_as_one_update_per_model(shelf
     Review.objects.filter(pk=first.pk).update(critic=harsh, second_critic=harsh)
     Review.objects.filter(pk=second.pk).update(fallback_critic=harsh)
     harsh_pk = harsh.pk
-    received.calls.clear()
     with received.committing():
         assert harsh.delete() == (1, {"testapp.Critic": 1})
     assert summary(received.calls) == [("update", "Review", [first.pk, second.pk]), ("delete", "Critic", [harsh_pk])]
@@ -114,7 +107,6 @@ def test_a_row_set_null_and_deleted_by_the_same_delete_is_reported_deleted_only(
     doomed = Crate.objects.create(code="in d", depot=depot, clerk=clerk)
     kept = Crate.objects.create(code="in e", depot=other, clerk=clerk)
     clerk_pk = clerk.pk
-    received.calls.clear()
     with received.committing():
         depot.delete()
     updated = received.captured.updated(Crate)
@@ -125,7 +117,6 @@ def test_a_row_set_null_and_deleted_by_the_same_delete_is_reported_deleted_only(
 
 def test_protect_deletes_nothing_and_sends_nothing(shelf, received):
     Loan.objects.create(book=shelf["books"][0])
-    received.calls.clear()
     with received.committing(), pytest.raises(ProtectedError):
         Author.objects.filter(pk=shelf["ann"].pk).delete()
     assert received.calls == []
@@ -136,12 +127,11 @@ def test_protect_deletes_nothing_and_sends_nothing(shelf, received):
 def test_delete_in_a_rolled_back_savepoint_sends_nothing(received):
     author = Author.objects.create(name="kept")
     doomed = Author.objects.create(name="doomed")  # its delete is rolled back, so it stays
-    received.calls.clear()
 
     class RollbackError(Exception):
         pass
 
-    with transaction.atomic():
+    with received.committing(), transaction.atomic():
         author.delete()
         try:
             with transaction.atomic():
@@ -158,17 +148,17 @@ def test_a_queryset_deleted_again_after_a_rollback_is_reported(received):
     """Found by the oracle: the rolled-back delete left its run behind and the second one joined it, unsent."""
     Author.objects.create(name="a")
     doomed = Author.objects.filter(name="a")
-    received.calls.clear()
 
     def delete_then_roll_back() -> None:
         with transaction.atomic():
             doomed.delete()
             raise ZeroDivisionError
 
-    with pytest.raises(ZeroDivisionError):
+    with received.committing(), pytest.raises(ZeroDivisionError):
         delete_then_roll_back()
     assert received.calls == []
-    doomed.delete()
+    with received.committing():
+        doomed.delete()
     assert [o.instance.name for o in received.only("delete").objects] == ["a"]
 
 
@@ -177,8 +167,7 @@ def test_two_deletes_of_one_queryset_in_one_transaction_are_two_signals(received
     Author.objects.create(name="a")
     Author.objects.create(name="b")
     names = Author.objects.filter(name__in=["a", "b"])
-    received.calls.clear()
-    with transaction.atomic():
+    with received.committing(), transaction.atomic():
         Author.objects.filter(name="a").delete()
         names.delete()
         Author.objects.create(name="b")
@@ -190,7 +179,6 @@ def test_two_deletes_of_one_queryset_in_one_transaction_are_two_signals(received
 def test_delete_through_another_database(received):
     far = Author.objects.using("other").create(name="far")
     Book.objects.using("other").create(title="t", author=far)
-    received.calls.clear()
     with received.committing():
         Author.objects.using("other").all().delete()
     assert sorted((c.kind, c.sender.__name__, c.using, len(c.objects)) for c in received.calls) == [
@@ -205,7 +193,6 @@ def test_untracked_parent_still_reports_tracked_children(received):
     other = Publisher.objects.create(name="other")
     posts = [Post.objects.create(publisher=plain, title=t) for t in ("x", "y")]
     Post.objects.create(publisher=other, title="z")
-    received.calls.clear()
     with received.committing():
         Publisher.objects.filter(pk=plain.pk).delete()
         other.delete()
@@ -219,7 +206,6 @@ def test_untracked_parent_still_reports_tracked_children(received):
 
 def test_tracking_info_reaches_every_model_of_the_delete(shelf, received):
     info = TrackingInfo(comment="cleanup")
-    received.calls.clear()
     with received.committing():
         Book.objects.filter(pk=shelf["books"][2].pk).delete(tracking_info_=info)
         with tracking(comment="context"):
@@ -247,9 +233,9 @@ def test_adelete(received):
     author = Author.objects.create(name="gone")
     Author.objects.create(name="also gone")
     info = TrackingInfo(comment="async")
-    received.calls.clear()
-    async_to_sync(author.adelete)(tracking_info_=info)
-    async_to_sync(Author.objects.all().adelete)(tracking_info_=info)
+    with received.committing():
+        async_to_sync(author.adelete)(tracking_info_=info)
+        async_to_sync(Author.objects.all().adelete)(tracking_info_=info)
     assert [(c.kind, len(c.objects), c.tracking_info) for c in received.calls] == [
         ("delete", 1, info),
         ("delete", 1, info),
