@@ -18,6 +18,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
+from helpers import connected
 
 from bulk_tracker import TrackingInfo, suspended, tracking
 from bulk_tracker.exceptions import MissingFieldTrackerError
@@ -385,9 +386,9 @@ def test_send_post_update_signal_takes_modified_objects_as_given(received):
 
 def test_send_post_update_signal_refuses_instances_without_old_values(received):
     target = book()
-    with pytest.raises(TypeError, match="needs old_values"):
+    with received.committing(), pytest.raises(TypeError, match="needs old_values"):
         send_post_update_signal([target], Book)
-    with pytest.raises(KeyError, match=f"no entry for Book pk={target.pk!r}"):
+    with received.committing(), pytest.raises(KeyError, match=f"no entry for Book pk={target.pk!r}"):
         send_post_update_signal([target], Book, {})
     assert received.calls == []
 
@@ -431,8 +432,7 @@ def test_send_helpers_robust_mode_logs_failures_and_runs_every_receiver(received
     def failing(**kwargs: Any) -> None:
         raise RuntimeError("receiver failed")
 
-    post_create_signal.connect(failing, sender=Book)
-    try:
+    with connected(post_create_signal, failing, Book):
         target = book()
         with received.committing(), caplog.at_level(logging.ERROR, logger="bulk_tracker"):
             send_post_create_signal([target], Book, TrackingInfo(is_robust=True))
@@ -440,15 +440,13 @@ def test_send_helpers_robust_mode_logs_failures_and_runs_every_receiver(received
         assert [r.exc_info[1].args for r in caplog.records if r.name == "bulk_tracker"] == [("receiver failed",)]
         with pytest.raises(RuntimeError, match="receiver failed"), received.committing():
             send_post_create_signal([target], Book)
-    finally:
-        post_create_signal.disconnect(failing, sender=Book)
 
 
 def test_send_helpers_refuse_a_wrong_tracking_info_or_model(received):
     target = book()
-    with pytest.raises(TypeError, match="TrackingInfo or None, got dict"):
+    with received.committing(), pytest.raises(TypeError, match="TrackingInfo or None, got dict"):
         send_post_create_signal([target], Book, {"user": "u"})
-    with pytest.raises(TypeError, match="must be a Django model class"):
+    with received.committing(), pytest.raises(TypeError, match="must be a Django model class"):
         send_post_delete_signal([target], "Book")
     assert received.calls == []
 
