@@ -21,7 +21,6 @@ def test_save_reports_the_old_values_its_field_tracker_saw(book, received):
     """save() costs Django's statements only: old values are those the instance was loaded with."""
     stale = Book.objects.get(pk=book.pk)
     Book.objects.filter(pk=book.pk).update(stock=7)  # not seen by ``stale``
-    received.calls.clear()
     with received.committing():
         stale.stock = 9
         stale.save(update_fields=["stock"])
@@ -33,7 +32,6 @@ def test_save_of_an_expression_reports_the_instance_as_django_leaves_it(book, re
     plain = Book.objects.create(title="plain", stock=1)
     plain.stock = F("stock") + 1
     models.Model.save(plain)
-    received.calls.clear()
     with received.committing():
         book.stock = F("stock") + 1
         book.save()
@@ -45,8 +43,7 @@ def test_save_of_an_expression_reports_the_instance_as_django_leaves_it(book, re
 @pytest.mark.django_db(transaction=True)
 def test_save_reports_the_callers_object_as_it_is_at_commit(book, received):
     """save() reports the caller's own object, read by receivers after the commit (bulk_update() does not)."""
-    received.calls.clear()
-    with transaction.atomic():
+    with received.committing(), transaction.atomic():
         book.stock = 5
         book.save()
         book.stock = 6  # not saved, but the same object
@@ -57,7 +54,6 @@ def test_save_reports_the_callers_object_as_it_is_at_commit(book, received):
 
 
 def test_raw_sql_untracked_querysets_and_suspended_blocks_are_not_seen(book, received):
-    received.calls.clear()
     with received.committing():
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {Book._meta.db_table} SET stock = 2")
