@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import DEFERRED
 from django.db.models.signals import post_init
 from django.utils import timezone
+from helpers import connected
 from model_utils.tracker import FieldInstanceTracker
 
 from bulk_tracker import loading
@@ -106,11 +107,8 @@ def test_deferred_fields_and_post_init_receivers_are_left_to_django(rows):
     def receiver(sender: type, instance: models.Model, **kwargs: Any) -> None:
         seen.append(instance)
 
-    post_init.connect(receiver, sender=Book)
-    try:
+    with connected(post_init, receiver, Book):
         books = list(Book.objects.order_by("pk"))
-    finally:
-        post_init.disconnect(receiver, sender=Book)
     assert seen == books
     assert_same(books[0], built_by_django(books[0]))
 
