@@ -28,11 +28,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 from django.db import DatabaseError, NotSupportedError, connection, transaction
 from django.db.models import F, Model
+from helpers import connected
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
@@ -522,9 +524,10 @@ def test_replaying_the_events_reproduces_the_database(summary_line):
     trace = Trace()
     Oracle.trace = trace
     Oracle.examples = Oracle.steps = Oracle.operations = Oracle.refused = Oracle.dropped_after_failure = 0
-    for signal in KINDS:
-        signal.connect(trace.record, weak=False, dispatch_uid=f"oracle-recorder-{KINDS[signal]}")
-        signal.connect(trace.raise_if_asked, weak=False, dispatch_uid=f"oracle-raiser-{KINDS[signal]}")
+    receivers = ExitStack()
+    for signal in KINDS:  # the recorder first: it sees the delivery the raiser then fails
+        receivers.enter_context(connected(signal, trace.record))
+        receivers.enter_context(connected(signal, trace.raise_if_asked))
     handler = LogTo(trace.logged)
     logger = logging.getLogger("bulk_tracker")
     logger.addHandler(handler)
@@ -544,9 +547,7 @@ def test_replaying_the_events_reproduces_the_database(summary_line):
         )
     finally:
         logger.removeHandler(handler)
-        for signal in KINDS:
-            signal.disconnect(dispatch_uid=f"oracle-recorder-{KINDS[signal]}")
-            signal.disconnect(dispatch_uid=f"oracle-raiser-{KINDS[signal]}")
+        receivers.close()
         summary_line(
             f"oracle on {connection.vendor}: {Oracle.examples} examples run (max_examples={EXAMPLES}"
             f"{', random' if RANDOM else ', derandomized'}), {Oracle.steps} steps, "
