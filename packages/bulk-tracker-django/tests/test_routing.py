@@ -11,7 +11,6 @@ def test_reads_follow_the_alias_that_wrote_not_the_read_router(settings, receive
     tag = Tag.objects.create(name="sf", color="red")
     assert tag._state.db == "other"
     Tag.objects.using("default").create(name="sf", color="blue")  # a decoy the read router would find
-    received.calls.clear()
     with received.committing():
         assert Tag.objects.filter(name="sf").update(color="green") == 1
     call = received.only("update")
