@@ -6,6 +6,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
+from helpers import sql_of
 
 from bulk_tracker import TrackingInfo, suspended
 from bulk_tracker.helper_objects import ModifiedObject
@@ -29,15 +30,8 @@ def stocks():
     return list(Book.objects.order_by("pk").values_list("stock", flat=True))
 
 
-def sql_of(run):
-    with CaptureQueriesContext(connection) as queries:
-        run()
-    return [query["sql"] for query in queries]
-
-
 def test_reports_only_rows_that_changed_as_fresh_instances(books, received):
     books[0].stock, books[1].stock = 5, 0  # books[1] and books[2] keep their stock
-    received.calls.clear()
     with received.committing():
         count = Book.objects.bulk_update(books, ["stock"])
     assert count == 3
@@ -52,7 +46,6 @@ def test_reports_only_rows_that_changed_as_fresh_instances(books, received):
 def test_several_batches_are_one_signal(books, received):
     for book in books:
         book.stock += 10
-    received.calls.clear()
     with received.committing():
         assert Book.objects.bulk_update(books, ["stock"], batch_size=1) == 3
     assert received.only("update").objects == [
@@ -65,7 +58,6 @@ def test_several_batches_are_one_signal(books, received):
 def test_expression_values_are_reported_as_stored(books, received):
     books[0].stock = F("stock") + 10
     books[1].stock = F("stock") + 0  # stays 0: not a change
-    received.calls.clear()
     with received.committing():
         Book.objects.bulk_update(books[:2], ["stock"])
     call = received.only("update")
@@ -76,7 +68,6 @@ def test_expression_values_are_reported_as_stored(books, received):
 def test_deferred_objects_are_reported_fully_loaded(books, received):
     objs = list(Book.objects.only("title").order_by("pk"))
     objs[2].title = "C"
-    received.calls.clear()
     with received.committing():
         Book.objects.bulk_update(objs, ["title"])
     call = received.only("update")
@@ -91,7 +82,6 @@ def test_deferred_objects_are_reported_fully_loaded(books, received):
 def test_foreign_key_reports_attname_with_old_id(books, received):
     ann_id, bob = books[0].author_id, books[2].author
     books[0].author = bob
-    received.calls.clear()
     with received.committing():
         Book.objects.bulk_update(books, ["author"])
     call = received.only("update")
@@ -103,7 +93,6 @@ def test_json_compares_by_value_and_old_value_is_a_snapshot(books, received):
     Book.objects.filter(pk=books[1].pk).update(data={"a": 1, "b": [2]})
     books[0].data = {"tags": ["x", "y"]}
     books[1].data = {"b": [2], "a": 1}  # the same value
-    received.calls.clear()
     with received.committing():
         Book.objects.bulk_update(books[:2], ["data"])
     changed = received.only("update").objects[0]
@@ -116,7 +105,6 @@ def test_json_compares_by_value_and_old_value_is_a_snapshot(books, received):
 def test_object_given_twice_reports_the_stored_row(books, received):
     again = Book.objects.get(pk=books[0].pk)
     books[0].stock, again.stock = 5, 9
-    received.calls.clear()
     with received.committing():
         Book.objects.bulk_update([books[0], again], ["stock"], batch_size=1)  # the second batch wins
     call = received.only("update")
@@ -128,7 +116,6 @@ def test_returns_djangos_count_and_skips_missing_rows(books, received):
     models.QuerySet(Book).filter(pk=books[2].pk).delete()
     for book in books:
         book.stock = 20
-    received.calls.clear()
     with received.committing():
         assert Book.objects.bulk_update(books, ["stock"]) == 2
     assert received.only("update").objects == [
@@ -147,7 +134,6 @@ def test_returns_djangos_count_and_skips_missing_rows(books, received):
 )
 def test_bad_fields_are_djangos_error(books, received, fields, error):
     books[0].stock = 8
-    received.calls.clear()
     with received.committing(), pytest.raises(error):
         Book.objects.bulk_update(books, fields)
     assert received.calls == []
@@ -156,7 +142,6 @@ def test_bad_fields_are_djangos_error(books, received, fields, error):
 
 def test_object_without_pk_is_djangos_error(books, received):
     books[0].stock = 8
-    received.calls.clear()
     with received.committing(), pytest.raises(ValueError, match="primary key set"):
         Book.objects.bulk_update([books[0], Book(title="new", stock=4)], ["stock"])
     assert received.calls == []
@@ -164,7 +149,6 @@ def test_object_without_pk_is_djangos_error(books, received):
 
 
 def test_reverse_relation_is_djangos_error(books, received):
-    received.calls.clear()
     with received.committing(), pytest.raises(ValueError, match="concrete fields"):
         Author.objects.bulk_update([books[0].author], ["books"])
     assert received.calls == []
@@ -172,7 +156,6 @@ def test_reverse_relation_is_djangos_error(books, received):
 
 def test_unsaved_related_object_is_djangos_error(books, received):
     books[0].stock, books[1].author = 8, Author(name="unsaved")
-    received.calls.clear()
     with received.committing(), pytest.raises(ValueError, match="unsaved related object 'author'"):
         Book.objects.bulk_update(books, ["stock", "author"])
     assert received.calls == []
@@ -181,8 +164,11 @@ def test_unsaved_related_object_is_djangos_error(books, received):
 
 def test_wrong_tracking_info_type_is_refused_before_any_query(books, received):
     books[0].stock = 8
-    received.calls.clear()
-    with CaptureQueriesContext(connection) as queries, pytest.raises(TypeError, match="TrackingInfo"):
+    with (
+        received.committing(),
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(TypeError, match="TrackingInfo"),
+    ):
         Book.objects.bulk_update(books, ["stock"], tracking_info_="me")
     assert len(queries) == 0
     assert received.calls == []
@@ -191,7 +177,6 @@ def test_wrong_tracking_info_type_is_refused_before_any_query(books, received):
 def test_tracking_info_is_delivered(books, received):
     info = TrackingInfo(user="u", comment="restock")
     books[1].stock = 6
-    received.calls.clear()
     with received.committing():
         Book.objects.bulk_update(books, ["stock"], tracking_info_=info)
     assert received.only("update").tracking_info == info
@@ -203,7 +188,6 @@ def test_costs_djangos_statements_plus_one_read(books, received):
     djangos = sql_of(lambda: models.QuerySet(Book).bulk_update(books, ["stock", "title"]))
     for book in books:
         book.stock += 1
-    received.calls.clear()
     with received.committing():
         tracked = sql_of(lambda: Book.objects.bulk_update(books, ["stock", "title"]))
     assert len(received.only("update").objects) == 3
@@ -221,7 +205,6 @@ def test_without_receiver_the_sql_is_djangos():
 def test_suspended_sends_nothing_and_runs_djangos_sql(books, received):
     books[0].stock = 2
     djangos = sql_of(lambda: models.QuerySet(Book).bulk_update(books, ["stock"]))
-    received.calls.clear()
     with received.committing(), suspended():
         assert sql_of(lambda: Book.objects.bulk_update(books, ["stock"])) == djangos
     assert received.calls == []
@@ -234,7 +217,6 @@ def test_abulk_update_with_tracking_info(books, received):
     async def run():
         return await Book.objects.abulk_update(books, ["stock"], tracking_info_=info)
 
-    received.calls.clear()
     with received.committing():
         assert async_to_sync(run)() == 3
     call = received.only("update")
