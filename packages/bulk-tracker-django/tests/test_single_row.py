@@ -149,7 +149,6 @@ def test_save_costs_exactly_djangos_statements(book, received):
 
 def test_model_without_field_tracker_refuses_to_save_unreported(received):
     row = Untracked.objects.create(value=1)
-    received.calls.clear()
     row.value = 2
     with received.committing(), pytest.raises(ImproperlyConfigured, match=r"tracker = FieldTracker\(\)"):
         row.save()
@@ -173,7 +172,11 @@ def test_model_without_field_tracker_refuses_to_save_unreported(received):
 )
 def test_wrong_tracking_info_type_is_refused_before_any_query(book, received, write):
     book.title = "new"
-    with CaptureQueriesContext(connection) as queries, pytest.raises(TypeError, match="TrackingInfo"):
+    with (
+        received.committing(),
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(TypeError, match="TrackingInfo"),
+    ):
         write(book)
     assert len(queries) == 0
     assert received.calls == []
@@ -224,7 +227,8 @@ def test_update_or_create_without_change_sends_nothing(book, received):
 
 @pytest.mark.django_db(transaction=True)
 def test_acreate(received):
-    book = run(lambda: Book.objects.acreate(title="a", tracking_info_=INFO))
+    with received.committing():
+        book = run(lambda: Book.objects.acreate(title="a", tracking_info_=INFO))
     call = received.only("create")
     assert (call.objects, call.tracking_info) == ([ModifiedObject(book, {})], INFO)
 
@@ -236,7 +240,8 @@ def test_asave(book, received):
         await book.asave(tracking_info_=INFO)
         await Book(title="fresh").asave()
 
-    run(rename)
+    with received.committing():
+        run(rename)
     assert [c.kind for c in received.calls] == ["update", "create"]
     update, create = received.calls
     assert (update.objects, update.tracking_info) == ([ModifiedObject(book, {"title": "old"})], INFO)
@@ -246,9 +251,11 @@ def test_asave(book, received):
 
 @pytest.mark.django_db(transaction=True)
 def test_aget_or_create(book, received):
-    found, created = run(lambda: Book.objects.aget_or_create(title="old", tracking_info_=INFO))
+    with received.committing():
+        found, created = run(lambda: Book.objects.aget_or_create(title="old", tracking_info_=INFO))
     assert (found, created, received.calls) == (book, False, [])
-    new, created = run(lambda: Book.objects.aget_or_create(title="new", tracking_info_=INFO))
+    with received.committing():
+        new, created = run(lambda: Book.objects.aget_or_create(title="new", tracking_info_=INFO))
     call = received.only("create")
     assert (created, call.objects, call.tracking_info) == (True, [ModifiedObject(new, {})], INFO)
 
@@ -258,8 +265,9 @@ def test_aupdate_or_create(book, received):
     def aupdate_or_create(title, stock):
         return run(lambda: Book.objects.aupdate_or_create(title=title, defaults={"stock": stock}, tracking_info_=INFO))
 
-    _, created = aupdate_or_create("old", 7)
-    new, created_new = aupdate_or_create("new", 3)
+    with received.committing():
+        _, created = aupdate_or_create("old", 7)
+        new, created_new = aupdate_or_create("new", 3)
     assert (created, created_new) == (False, True)
     assert [c.kind for c in received.calls] == ["update", "create"]
     assert received.calls[0].objects == [ModifiedObject(book, {"stock": 1})]
@@ -272,7 +280,7 @@ def test_aupdate_or_create(book, received):
 
 @pytest.mark.django_db(transaction=True)
 def test_delivered_when_the_outer_block_commits(book, received):
-    with transaction.atomic():
+    with received.committing(), transaction.atomic():
         book.title = "new"
         book.save()
         with transaction.atomic():
@@ -297,7 +305,7 @@ def save_create_and_roll_back(book):
 
 @pytest.mark.django_db(transaction=True)
 def test_rolled_back_savepoint_delivers_nothing_of_its_own(book, received):
-    with transaction.atomic():
+    with received.committing(), transaction.atomic():
         outer = Book.objects.create(title="outer")
         with pytest.raises(RollbackError):
             save_create_and_roll_back(book)
@@ -307,7 +315,7 @@ def test_rolled_back_savepoint_delivers_nothing_of_its_own(book, received):
 
 @pytest.mark.django_db(transaction=True)
 def test_rollback_delivers_nothing(book, received):
-    with pytest.raises(RollbackError):
+    with received.committing(), pytest.raises(RollbackError):
         save_create_and_roll_back(book)
     assert received.calls == []
     assert list(Book.objects.values_list("title", flat=True)) == ["old"]
