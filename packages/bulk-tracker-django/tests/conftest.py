@@ -17,8 +17,7 @@ class Recorder:
     """The bulk_tracker signal calls delivered inside the test's ``with received.committing():`` blocks, in order.
 
     Writes before and between the blocks (the test's own setup) are not recorded, so a test reads
-    arrange, act (in the block), assert. Until a test opens its first block, every call is recorded
-    (the older shape, kept while the tests move to the blocks).
+    arrange, act (in the block), assert, and never clears what its setup sent.
     """
 
     def __init__(self, capture: Callable[..., AbstractContextManager[CapturedSignals]]):
@@ -26,11 +25,10 @@ class Recorder:
         self.calls: list[SignalCall] = self.captured.calls
         self._capture = capture
         self._depth = 0
-        self._opened = False
 
     def record(self, signal: Signal, sender: type[Model], objects: list[Any], **kwargs: Any) -> None:
         """The receiver: one call recorded per delivery, even if its callback is run twice."""
-        if (self._depth or not self._opened) and not any(call.objects is objects for call in self.calls):
+        if self._depth and not any(call.objects is objects for call in self.calls):
             self.calls.append(
                 SignalCall(KINDS[signal], sender, objects, kwargs.get("tracking_info_"), kwargs.get("using"))
             )
@@ -51,9 +49,6 @@ class Recorder:
         the block run at its end, as a commit would; under ``django_db(transaction=True)`` the block's
         own commits deliver.
         """
-        if not self._opened:
-            self._opened = True
-            self.calls.clear()
         self._depth += 1
         try:
             with self._capture():
