@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from contextlib import suppress
 from typing import Any, ClassVar, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.core.exceptions import FieldDoesNotExist
-from django.db import models, router, transaction
-from model_utils import FieldTracker
+from django.db import models
 
-from bulk_tracker_core import (
-    ModifiedObject,
-    TrackingInfo,
-    changed_fields,
-    check_tracking_info,
-    resolve_tracking_info,
-    snapshot,
-    values_equal,
-)
+from bulk_tracker_core import TrackingInfo, check_tracking_info, resolve_tracking_info
 
 from . import loading
-from .delivery import deliver, tracking_scope, wants
-from .exceptions import MissingFieldTrackerError
+from .delivery import tracking_scope
+from .exceptions import MissingFieldTrackerError as MissingFieldTrackerError  # the drop-in import path
 from .managers import BulkTrackerManager
-from .signals import post_create_signal, post_update_signal
+from .operations.save import Save, inserting
+from .operations.save import find_field_tracker as find_field_tracker  # checks.py's import, kept
 
 _M = TypeVar("_M", bound="BulkTrackerModel")
-# Model.save()'s parameters, positional before Django 6.0 (deprecated from 5.1).
-_SAVE_PARAMETERS = ("force_insert", "force_update", "using", "update_fields")
 
 
 def _positional_info(
@@ -49,15 +37,6 @@ def _positional_info(
             "not both and not next to other positional arguments: pass Django's arguments by keyword."
         )
     return (), args[0]
-
-
-def find_field_tracker(model: type[models.Model]) -> str | None:
-    """The attribute name of ``model``'s FieldTracker, or None."""
-    for klass in model.__mro__:
-        for name, value in vars(klass).items():
-            if isinstance(value, FieldTracker):
-                return name
-    return None
 
 
 class BulkTrackerModel(models.Model):
@@ -95,28 +74,7 @@ class BulkTrackerModel(models.Model):
         """
         args, tracking_info_ = _positional_info("save", args, tracking_info_)
         info = resolve_tracking_info(tracking_info_)
-        model = type(self)
-        creating = self._state.adding
-        options = {**dict(zip(_SAVE_PARAMETERS, args, strict=False)), **kwargs}  # Django's arguments, however passed
-        # A new instance whose pk is set is saved with an UPDATE when that row exists: read the row.
-        overwrites = creating and wants(post_update_signal, model) and self._may_overwrite_a_row(options)
-        if not (overwrites or wants(post_create_signal if creating else post_update_signal, model)):
-            return super().save(*args, **kwargs)
-        self._bulk_tracker_inserted = False
-        if overwrites:
-            alias = options.get("using") or router.db_for_write(model, instance=self)
-            with transaction.atomic(using=alias, savepoint=False):
-                changed = self._stored_changes(alias, options.get("update_fields"))
-                super().save(*args, **kwargs)
-        else:
-            changed = {} if creating else self._unsaved_changes(options.get("update_fields"))
-            super().save(*args, **kwargs)
-        using = self._state.db or "default"
-        if self._bulk_tracker_inserted:
-            if wants(post_create_signal, model):
-                deliver(post_create_signal, model, [ModifiedObject(self)], info, using)
-        elif changed and wants(post_update_signal, model):
-            deliver(post_update_signal, model, [ModifiedObject(self, changed)], info, using)
+        Save(self, args, kwargs, info, lambda: super(BulkTrackerModel, self).save(*args, **kwargs)).run()
 
     save.alters_data = True  # type: ignore[attr-defined]
 
@@ -156,53 +114,5 @@ class BulkTrackerModel(models.Model):
     def _do_insert(self, *args: Any, **kwargs: Any) -> Any:
         # The one place Django decides "this save inserts": _state.adding alone cannot tell
         # (a new instance with an existing pk is saved with an UPDATE).
-        self._bulk_tracker_inserted = True
+        inserting(self)
         return super()._do_insert(*args, **kwargs)
-
-    def _may_overwrite_a_row(self, kwargs: dict[str, Any]) -> bool:
-        """True when Django will try an UPDATE for this new instance (mirrors Model._save_table)."""
-        pk = self._meta.pk
-        pk_has_default = pk.has_default() or (hasattr(pk, "has_db_default") and pk.has_db_default())
-        pk_set = self._is_pk_set() if hasattr(self, "_is_pk_set") else self.pk is not None
-        return pk_set and not kwargs.get("force_insert") and not pk_has_default
-
-    def _stored_changes(self, alias: str, update_fields: Any) -> dict[str, Any]:
-        """``{attname: old value}`` read from the row this save overwrites, locked until the write."""
-        names = None if update_fields is None else set(update_fields)
-        attnames = [
-            field.attname
-            for field in self._meta.concrete_fields
-            if not field.primary_key and (names is None or field.name in names or field.attname in names)
-        ]
-        manager = type(self)._base_manager.db_manager(alias)
-        old = list(manager.select_for_update().filter(pk=self.pk).values(*attnames))
-        if not old:
-            return {}  # no such row: Django inserts
-        return changed_fields(old[0], {name: getattr(self, name) for name in attnames})
-
-    def _unsaved_changes(self, update_fields: Any) -> dict[str, Any]:
-        """``{attname: old value}`` of the fields this save will write, from the FieldTracker."""
-        name = find_field_tracker(type(self))
-        if name is None:
-            raise MissingFieldTrackerError(
-                f"{type(self)._meta.label} has no FieldTracker, so bulk_tracker cannot report the old values "
-                "that save() overwrites. Add `tracker = FieldTracker()` (from model_utils) to the model, or "
-                "save inside bulk_tracker.suspended() to write it untracked."
-            )
-        tracker = getattr(self, name)
-        selected = None
-        if update_fields is not None:
-            opts = self._meta
-            selected = set(update_fields)
-            for name in update_fields:
-                with suppress(FieldDoesNotExist):  # Django's save() refuses it next, with its own ValueError
-                    selected.add(opts.get_field(name).attname)
-        deferred = self.get_deferred_fields()
-        changed = {}
-        for field in tracker.fields:
-            if (selected is not None and field not in selected) or (field in deferred and field not in self.__dict__):
-                continue
-            old = tracker.previous(field)
-            if not values_equal(old, tracker.get_field_value(field)):
-                changed[field] = snapshot(old)
-        return changed

@@ -1,0 +1,166 @@
+"""``Model.save()`` of a BulkTrackerModel, tracked.
+
+``Save`` runs Django's own statements and nothing more, with one exception: a new instance that carries
+the pk of an existing row is saved by Django with an UPDATE, so its old values are read first, with the
+row locked, in the transaction of the save. Otherwise the old values come from the model's FieldTracker.
+Whether Django inserted is learnt where Django decides it: ``BulkTrackerModel._do_insert`` calls
+``inserting()``, which tells the ``Save`` running for that instance (a ContextVar, set around Django's
+save).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext, suppress
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models, router
+from model_utils import FieldTracker
+
+from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, snapshot, values_equal
+
+from ..delivery import wants
+from ..exceptions import MissingFieldTrackerError
+from ..signals import post_create_signal, post_update_signal
+from .base import Operation, Report
+
+M = TypeVar("M", bound=models.Model)
+# Model.save()'s parameters, positional before Django 6.0 (deprecated from 5.1).
+_SAVE_PARAMETERS = ("force_insert", "force_update", "using", "update_fields")
+
+_saving: ContextVar[Save[Any] | None] = ContextVar("bulk_tracker_saving", default=None)
+
+
+def find_field_tracker(model: type[models.Model]) -> str | None:
+    """The attribute name of ``model``'s FieldTracker, or None."""
+    for klass in model.__mro__:
+        for name, value in vars(klass).items():
+            if isinstance(value, FieldTracker):
+                return name
+    return None
+
+
+def inserting(instance: models.Model) -> None:
+    """Django is inserting ``instance``'s row: tell the ``Save`` running for it, if one is."""
+    operation = _saving.get()
+    if operation is not None and operation.instance is instance:
+        operation.inserted = True
+
+
+class Save(Operation[M, None]):
+    """``instance.save(*args, **kwargs)``; ``django_save()`` is Django's own ``save()`` for the same call."""
+
+    def __init__(
+        self,
+        instance: M,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        info: TrackingInfo | None,
+        django_save: Callable[[], None],
+    ) -> None:
+        super().__init__(type(instance), "default", info)
+        self.instance = instance
+        self.options = {**dict(zip(_SAVE_PARAMETERS, args, strict=False)), **kwargs}  # however passed
+        self.django_save = django_save
+        self.creating = instance._state.adding
+        self.overwrites = False  # a new instance whose pk may be an existing row's
+        self.changed: dict[str, Any] = {}  # by attname: the old value of what this save changes
+        self.inserted = False  # set by inserting(), from Django's _do_insert
+
+    def plan(self) -> bool:
+        model = self.model
+        self.overwrites = (
+            self.creating and wants(post_update_signal, model) and _may_overwrite_a_row(self.instance, self.options)
+        )
+        if self.overwrites:
+            self.alias = self.options.get("using") or router.db_for_write(model, instance=self.instance)
+            return True
+        return wants(post_create_signal if self.creating else post_update_signal, model)
+
+    def untracked(self) -> None:
+        self.django_save()
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        # Only the locked read needs a transaction with the write; otherwise Django's save is alone.
+        return super().atomic() if self.overwrites else nullcontext()
+
+    def read_before(self) -> None:
+        update_fields = self.options.get("update_fields")
+        if self.overwrites:
+            self.changed = _stored_changes(self.instance, self.alias, update_fields)
+        elif not self.creating:
+            self.changed = _unsaved_changes(self.instance, update_fields)
+
+    def write(self) -> None:
+        token = _saving.set(self)
+        try:
+            self.django_save()
+        finally:
+            _saving.reset(token)
+        self.alias = self.instance._state.db or "default"
+
+    def changes(self) -> list[Report]:
+        if self.inserted:
+            wanted = wants(post_create_signal, self.model)
+            return [Report(post_create_signal, self.model, [ModifiedObject(self.instance)])] if wanted else []
+        if self.changed and wants(post_update_signal, self.model):
+            return [Report(post_update_signal, self.model, [ModifiedObject(self.instance, self.changed)])]
+        return []
+
+
+def _may_overwrite_a_row(instance: models.Model, options: dict[str, Any]) -> bool:
+    """True when Django will try an UPDATE for this new instance (mirrors Model._save_table)."""
+    pk = instance._meta.pk
+    pk_has_default = pk.has_default() or (hasattr(pk, "has_db_default") and pk.has_db_default())
+    pk_set = instance._is_pk_set() if hasattr(instance, "_is_pk_set") else instance.pk is not None
+    return bool(pk_set and not options.get("force_insert") and not pk_has_default)
+
+
+def _stored_changes(instance: models.Model, alias: str, update_fields: Any) -> dict[str, Any]:
+    """``{attname: old value}`` read from the row this save overwrites, locked until the write."""
+    names = None if update_fields is None else set(update_fields)
+    attnames = [
+        field.attname
+        for field in instance._meta.concrete_fields
+        if not field.primary_key and (names is None or field.name in names or field.attname in names)
+    ]
+    manager = type(instance)._base_manager.db_manager(alias)
+    old = list(manager.select_for_update().filter(pk=instance.pk).values(*attnames))
+    if not old:
+        return {}  # no such row: Django inserts
+    return changed_fields(old[0], {name: getattr(instance, name) for name in attnames})
+
+
+def _unsaved_changes(instance: models.Model, update_fields: Any) -> dict[str, Any]:
+    """``{attname: old value}`` of the fields this save will write, from the FieldTracker."""
+    name = find_field_tracker(type(instance))
+    if name is None:
+        raise MissingFieldTrackerError(
+            f"{instance._meta.label} has no FieldTracker, so bulk_tracker cannot report the old values "
+            "that save() overwrites. Add `tracker = FieldTracker()` (from model_utils) to the model, or "
+            "save inside bulk_tracker.suspended() to write it untracked."
+        )
+    tracker = getattr(instance, name)
+    selected = _selected_attnames(instance._meta, update_fields)
+    deferred = instance.get_deferred_fields()
+    changed = {}
+    for field in tracker.fields:
+        if (selected is not None and field not in selected) or (field in deferred and field not in instance.__dict__):
+            continue
+        old = tracker.previous(field)
+        if not values_equal(old, tracker.get_field_value(field)):
+            changed[field] = snapshot(old)
+    return changed
+
+
+def _selected_attnames(opts: Any, update_fields: Any) -> set[str] | None:
+    """The names in ``update_fields`` and their fields' attnames; None when every field is saved."""
+    if update_fields is None:
+        return None
+    selected = set(update_fields)
+    for name in update_fields:
+        with suppress(FieldDoesNotExist):  # Django's save() refuses it next, with its own ValueError
+            selected.add(opts.get_field(name).attname)
+    return selected
