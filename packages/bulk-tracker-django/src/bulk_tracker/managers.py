@@ -17,6 +17,7 @@ from bulk_tracker_core import (
 
 from .delivery import accepting_tracking_info, deliver, tracking_scope, wants
 from .operations.bulk_update import BulkUpdate
+from .operations.save import UpdateOrCreate, found
 from .operations.update import Update
 from .signals import post_create_signal, post_update_signal
 from .upserts import bulk_create_with_conflicts, check_options
@@ -111,9 +112,42 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
 
     create.alters_data = True  # type: ignore[attr-defined]
 
-    # Django's own methods, run with an explicit tracking_info_ as the context of the saves they make.
-    get_or_create = accepting_tracking_info(models.QuerySet.get_or_create)
-    update_or_create = accepting_tracking_info(models.QuerySet.update_or_create)
+    def get_or_create(
+        self, defaults: Any = None, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any
+    ) -> tuple[M, bool]:
+        """Django's ``get_or_create()``; a created row is reported by ``create()``."""
+        with tracking_scope(tracking_info_):
+            obj, created = super().get_or_create(defaults, **kwargs)
+        found(self.model, obj, created)  # the locked row of a running update_or_create()
+        return obj, created
+
+    get_or_create.alters_data = True  # type: ignore[attr-defined]
+
+    def update_or_create(
+        self,
+        defaults: Any = None,
+        create_defaults: Any = None,
+        *,
+        tracking_info_: TrackingInfo | None = None,
+        **kwargs: Any,
+    ) -> tuple[M, bool]:
+        """Django's ``update_or_create()``: a created row is reported as ``create()``'s, an updated one by save().
+
+        A model that is not a BulkTrackerModel has Django's own save(): its update is reported here,
+        with the old values of the row Django's ``select_for_update().get()`` read.
+        """
+        info = resolve_tracking_info(tracking_info_)
+        self._for_write = True  # as Django's update_or_create(): self.db is the alias it writes to
+
+        def django_update_or_create() -> tuple[M, bool]:
+            with tracking_scope(tracking_info_):
+                return super(BulkTrackerQuerySet, self).update_or_create(defaults, create_defaults, **kwargs)
+
+        return UpdateOrCreate(self, info, django_update_or_create).run()
+
+    update_or_create.alters_data = True  # type: ignore[attr-defined]
+
+    # Django's own method, run with an explicit tracking_info_ as the context of the deletes it makes.
     delete = accepting_tracking_info(models.QuerySet.delete)  # reported through the collector: deletion.py
 
     async def adelete(self, *, tracking_info_: TrackingInfo | None = None) -> tuple[int, dict[str, int]]:

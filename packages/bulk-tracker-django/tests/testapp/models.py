@@ -278,3 +278,23 @@ class PlainSticker(models.Model):
 class PlainAlbum(models.Model):
     name = models.CharField(max_length=20)
     stickers = GenericRelation(PlainSticker)
+
+
+class Memo(models.Model):
+    """Not a BulkTrackerModel, tracked only through its queryset: Django's own save(), our update_or_create()."""
+
+    key = models.CharField(max_length=20, unique=True)
+    body = models.CharField(max_length=50, default="")
+    count = models.IntegerField(default=0)
+    amount = models.DecimalField(max_digits=6, decimal_places=2, default=0)
+
+    objects = BulkTrackerQuerySet.as_manager()
+
+
+class PlainMemo(models.Model):
+    """Memo's untracked twin: what plain Django does."""
+
+    key = models.CharField(max_length=20, unique=True)
+    body = models.CharField(max_length=50, default="")
+    count = models.IntegerField(default=0)
+    amount = models.DecimalField(max_digits=6, decimal_places=2, default=0)

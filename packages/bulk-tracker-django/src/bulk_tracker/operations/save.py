@@ -1,4 +1,5 @@
-"""``Model.save()`` of a BulkTrackerModel, tracked.
+"""Single-row saves, tracked: ``Model.save()`` of a BulkTrackerModel, and ``update_or_create()`` that
+updates a model tracked only through its queryset.
 
 ``Save`` runs Django's own statements and nothing more, with one exception: a new instance that carries
 the pk of an existing row is saved by Django with an UPDATE, so its old values are read first, with the
@@ -6,6 +7,11 @@ row locked, in the transaction of the save. Otherwise the old values come from t
 Whether Django inserted is learnt where Django decides it: ``BulkTrackerModel._do_insert`` calls
 ``inserting()``, which tells the ``Save`` running for that instance (a ContextVar, set around Django's
 save).
+
+``UpdateOrCreate`` runs Django's own ``update_or_create()``, whose ``select_for_update().get_or_create()``
+reads the row locked: the queryset's ``get_or_create()`` calls ``found()``, which hands that row's values,
+as read, to the running operation. After Django's save they are the exact old values. A created row is
+reported by the queryset's ``create()``, as for ``get_or_create()``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from model_utils import FieldTracker
 
 from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, snapshot, values_equal
 
+from .. import rows
 from ..delivery import wants
 from ..exceptions import MissingFieldTrackerError
 from ..signals import post_create_signal, post_update_signal
@@ -31,6 +38,9 @@ M = TypeVar("M", bound=models.Model)
 _SAVE_PARAMETERS = ("force_insert", "force_update", "using", "update_fields")
 
 _saving: ContextVar[Save[Any] | None] = ContextVar("bulk_tracker_saving", default=None)
+_updating_or_creating: ContextVar[UpdateOrCreate[Any] | None] = ContextVar(
+    "bulk_tracker_updating_or_creating", default=None
+)
 
 
 def find_field_tracker(model: type[models.Model]) -> str | None:
@@ -47,6 +57,19 @@ def inserting(instance: models.Model) -> None:
     operation = _saving.get()
     if operation is not None and operation.instance is instance:
         operation.inserted = True
+
+
+def found(model: type[models.Model], instance: models.Model, created: bool) -> None:
+    """``get_or_create()`` of ``model`` returned ``instance``: the first one is the row update_or_create() locked."""
+    operation = _updating_or_creating.get()
+    if operation is not None and operation.model is model and not operation.looked_up:
+        operation.looked_up = True
+        if not created:
+            operation.old = {
+                field.attname: snapshot(instance.__dict__[field.attname])
+                for field in model._meta.concrete_fields
+                if field.attname in instance.__dict__ and not field.primary_key
+            }
 
 
 class Save(Operation[M, None]):
@@ -164,3 +187,57 @@ def _selected_attnames(opts: Any, update_fields: Any) -> set[str] | None:
         with suppress(FieldDoesNotExist):  # Django's save() refuses it next, with its own ValueError
             selected.add(opts.get_field(name).attname)
     return selected
+
+
+class UpdateOrCreate(Operation[M, tuple[M, bool]]):
+    """``queryset.update_or_create(...)`` of a model that is not a BulkTrackerModel (its save() is Django's).
+
+    ``django_update_or_create()`` is Django's own method for the same call.
+    """
+
+    def __init__(
+        self,
+        queryset: models.QuerySet[M],
+        info: TrackingInfo | None,
+        django_update_or_create: Callable[[], tuple[M, bool]],
+    ) -> None:
+        super().__init__(queryset.model, queryset.db, info)
+        self.django_update_or_create = django_update_or_create
+        self.looked_up = False  # set by found(), from Django's locked get_or_create()
+        self.old: dict[str, Any] | None = None  # by attname: the locked row as read, when it existed
+        self.result: tuple[M, bool] | None = None
+
+    def plan(self) -> bool:
+        return not getattr(self.model, "_bulk_tracker_tracks_save", False) and wants(post_update_signal, self.model)
+
+    def untracked(self) -> tuple[M, bool]:
+        return self.django_update_or_create()
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        return nullcontext()  # Django's update_or_create() opens its own; one of ours would add savepoints
+
+    def write(self) -> tuple[M, bool]:
+        token = _updating_or_creating.set(self)
+        try:
+            self.result = self.django_update_or_create()
+        finally:
+            _updating_or_creating.reset(token)
+        self.alias = self.result[0]._state.db or self.alias
+        return self.result
+
+    def changes(self) -> list[Report]:
+        if self.result is None or self.result[1] or self.old is None:
+            return []  # created: create() reported it
+        instance = self.result[0]
+        new = {
+            name: _as_stored(instance, name, self.alias) for name in self.old if name in instance.__dict__
+        }  # a deferred field (a generated one, after save) was not written
+        diff = changed_fields(self.old, new)
+        return [Report(post_update_signal, self.model, [ModifiedObject(instance, diff)])] if diff else []
+
+
+def _as_stored(instance: models.Model, attname: str, alias: str) -> Any:
+    """``instance``'s value of ``attname`` as its column stores it, where that is certain; else as it is."""
+    value = instance.__dict__[attname]
+    stored = rows.stored_value(instance._meta.get_field(attname), value, alias)
+    return value if stored is rows.UNKNOWN else stored
