@@ -1,8 +1,8 @@
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.exceptions import FieldDoesNotExist
-from django.db import IntegrityError, connection, models
-from helpers import sql_of
+from django.db import IntegrityError, connection, models, transaction
+from helpers import connected, sql_of
 
 from bulk_tracker import TrackingInfo
 from bulk_tracker.helper_objects import ModifiedObject
@@ -236,3 +236,115 @@ def test_abulk_create_with_tracking_info(received):
     call = received.only("create")
     assert call.tracking_info == info
     assert identical(instances(call), objs)
+
+
+class Rollback(Exception):  # noqa: N818 - control flow
+    pass
+
+
+def tag_table():
+    return list(models.QuerySet(Tag).order_by("pk").values_list("name", "color", "uses"))
+
+
+def as_django_does(objs, options):
+    """Plain Django's upsert of ``objs``, rolled back: (its statements, the Tag table it left, the pks it set)."""
+    try:
+        with transaction.atomic():
+            statements = sql_of(lambda: models.QuerySet(Tag).bulk_create(objs, **options))
+            table = tag_table()
+            raise Rollback
+    except Rollback:
+        pass
+    return statements, table, [obj.pk for obj in objs]
+
+
+def palette():
+    """A red and a blue tag stored, and an upsert of four: red changed, blue as it is, green given twice."""
+    models.QuerySet(Tag).bulk_create([Tag(name="red", color="red", uses=5), Tag(name="blue", color="blue")])
+    return lambda: [
+        Tag(name="red", color="crimson"),
+        Tag(name="green", color="lime"),
+        Tag(name="blue", color="blue"),
+        Tag(name="green", color="green"),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["ignore", "update"])
+def test_upsert_statements_are_one_locked_read_then_exactly_djangos(received, kind):
+    objs, options = palette(), {**upsert_options(kind), "batch_size": 1}
+    djangos, _, djangos_pks = as_django_does(objs(), options)
+    with received.committing():
+        tracked = sql_of(lambda: Tag.objects.bulk_create(objs(), **options))
+    read, insert, pk_read = tracked[0], tracked[1 : 1 + len(djangos)], tracked[1 + len(djangos) :]
+    assert read.startswith("SELECT ")
+    assert read.index("'red'") < read.index("'green'") < read.index("'blue'")  # by the unique name, in objs' order
+    assert read.endswith(("FOR UPDATE", 'FOR UPDATE OF "testapp_tag"')) == connection.features.has_select_for_update
+    assert insert == djangos
+    if djangos_pks[1] is None:  # the backend returned no pk for the created row: one read by its name
+        [statement] = pk_read
+        assert statement.startswith("SELECT ")
+        assert "'green'" in statement
+        assert "'red'" not in statement
+        assert "FOR UPDATE" not in statement
+    else:
+        assert pk_read == []
+
+
+@pytest.mark.parametrize("kind", ["ignore", "update"])
+def test_upsert_reports_exactly_what_djangos_upsert_did(received, kind):
+    objs, options = palette(), {**upsert_options(kind), "batch_size": 1}
+    red = Tag.objects.get(name="red")
+    _, djangos_table, _ = as_django_does(objs(), options)
+    given = objs()
+    with received.committing():
+        result = Tag.objects.bulk_create(given, **options)
+    assert identical(result, given)
+    assert tag_table() == djangos_table
+    green = Tag.objects.get(name="green")
+    created = received.of("create")
+    assert len(created) == 1
+    assert created[0].objects == [ModifiedObject(given[1])]  # the first green inserted the row
+    assert identical(instances(created[0]), [given[1]])
+    assert (given[1].pk, given[1].color) == (green.pk, green.color)  # "lime", or "green" written by the second
+    if kind == "ignore":
+        assert [call.kind for call in received.calls] == ["create"]
+        return
+    assert [call.kind for call in received.calls] == ["create", "update"]
+    [changed] = received.of("update")[0].objects
+    assert changed == ModifiedObject(red, {"color": "red"})  # blue was given its own color: not a change
+    instance = changed.instance
+    assert (instance.pk, instance.name, instance.color, instance.uses) == (red.pk, "red", "crimson", 5)
+
+
+def test_upsert_compares_the_values_as_stored(received):
+    """``uses="5"`` writes 5 where 5 is stored: not a change; ``"6"`` is one, reported with the old int."""
+    models.QuerySet(Tag).bulk_create([Tag(name="a", uses=5), Tag(name="b", uses=5)])
+    with received.committing():
+        Tag.objects.bulk_create(
+            [Tag(name="a", uses="5"), Tag(name="b", uses="6")],
+            update_conflicts=True,
+            update_fields=["uses"],
+            **target("name"),
+        )
+    [changed] = received.only("update").objects
+    assert (changed.instance.name, changed.instance.uses, changed.changed_values) == ("b", 6, {"uses": 5})
+    assert type(changed.changed_values["uses"]) is int
+
+
+def test_upsert_with_only_an_update_receiver_sends_only_the_update(django_capture_on_commit_callbacks):
+    red = Tag.objects.create(name="red", color="red")
+    calls = []
+
+    def receiver(sender, objects, **kwargs):
+        calls.append((sender, objects))
+
+    with connected(post_update_signal, receiver, Tag), django_capture_on_commit_callbacks(execute=True):
+        Tag.objects.bulk_create(
+            [Tag(name="red", color="pink"), Tag(name="new")],
+            update_conflicts=True,
+            update_fields=["color"],
+            **target("name"),
+        )
+        assert calls == []  # delivered on commit
+    assert calls == [(Tag, [ModifiedObject(red, {"color": "red"})])]
+    assert calls[0][1][0].instance.color == "pink"

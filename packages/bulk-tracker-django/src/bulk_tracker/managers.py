@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import connections, models, transaction
+from django.db import models
 
 from bulk_tracker_core import (
     ModifiedObject,
@@ -16,11 +15,11 @@ from bulk_tracker_core import (
 )
 
 from .delivery import accepting_tracking_info, deliver, tracking_scope, wants
+from .operations.bulk_create import bulk_create_operation
 from .operations.bulk_update import BulkUpdate
 from .operations.save import UpdateOrCreate, found
 from .operations.update import Update
-from .signals import post_create_signal, post_update_signal
-from .upserts import bulk_create_with_conflicts, check_options
+from .signals import post_create_signal
 
 M = TypeVar("M", bound=models.Model)
 
@@ -72,6 +71,8 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
         *,
         tracking_info_: TrackingInfo | None = None,
     ) -> list[M]:
+        """Django's ``bulk_create()``; ``post_create_signal`` gets the rows inserted, ``post_update_signal``
+        those an upsert (``update_conflicts``) changed, with their old values."""
         info = resolve_tracking_info(tracking_info_)
         options = {
             "batch_size": batch_size,
@@ -80,25 +81,8 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
             "update_fields": update_fields,
             "unique_fields": unique_fields,
         }
-        track_updates = update_conflicts and wants(post_update_signal, self.model)
-        if not (wants(post_create_signal, self.model) or track_updates):
-            return super().bulk_create(objs, **options)
-        objs = list(objs)
-        self._for_write = True
-        alias = self.db
-        if not (ignore_conflicts or update_conflicts):
-            created = super().bulk_create(objs, **options)
-            deliver(post_create_signal, self.model, [ModifiedObject(obj) for obj in created], info, alias)
-            return created
-        check_options(self, objs, options)  # Django's errors, before the transaction (see bulk_update)
-        # The locked read and the insert need one transaction. Inside the caller's, none of our own:
-        # a bad value that Django refuses before writing must leave that transaction usable, as Django does.
-        in_transaction = connections[alias].in_atomic_block
-        with nullcontext() if in_transaction else transaction.atomic(using=alias, savepoint=False):
-            result = bulk_create_with_conflicts(self, objs, options, super().bulk_create)
-        deliver(post_create_signal, self.model, [ModifiedObject(obj) for obj in result.created], info, alias)
-        deliver(post_update_signal, self.model, result.updated, info, alias)
-        return result.objs
+        self._for_write = True  # as Django's bulk_create(): self.db is the alias it writes to
+        return bulk_create_operation(self, objs, options, info, super().bulk_create).run()
 
     bulk_create.alters_data = True  # type: ignore[attr-defined]
 

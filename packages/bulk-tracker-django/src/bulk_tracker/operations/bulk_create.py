@@ -1,0 +1,286 @@
+"""``QuerySet.bulk_create()``, tracked: Django's own INSERT, the created rows, and for upserts the updated ones.
+
+Strategies, chosen once per call from its options:
+
+* ``BulkCreate``, a plain insert: Django's own statements, every object reported created.
+* ``Upsert`` (``ignore_conflicts`` or ``update_conflicts``): one locked read of the rows that can
+  conflict, by every unique key the insert can conflict on, so that old values are the ones really
+  overwritten; Django's own INSERT; then the objects are replayed in Django's insert order against
+  the rows read, to tell inserted from updated and skipped. Where the backend returned no pk, one
+  read by another unique key fills it in; MySQL's INSERT IGNORE may skip a row silently, so there
+  the pks of the created rows are read back too. A row inserted by another transaction between the
+  read and the insert is reported created by both (docs/guarantees.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from functools import reduce
+from operator import or_
+from typing import Any, TypeVar
+
+from django.db import connections, models
+from django.db.models import Q
+
+from bulk_tracker_core import ModifiedObject, TrackingInfo, diff_rows
+
+from .. import rows
+from ..delivery import wants
+from ..signals import post_create_signal, post_update_signal
+from .base import Operation, Report
+
+try:
+    from django.db.models.expressions import DatabaseDefault
+except ImportError:  # Django 4.2
+    DatabaseDefault = None
+
+M = TypeVar("M", bound=models.Model)
+Fields = tuple[Any, ...]  # the fields of one unique key
+Key = tuple[Any, ...]  # the values of one unique key
+Options = dict[str, Any]  # bulk_create()'s keyword arguments, as Django takes them
+
+
+def bulk_create_operation(
+    queryset: models.QuerySet[M],
+    objs: Iterable[M],
+    options: Options,
+    info: TrackingInfo | None,
+    django_bulk_create: Callable[..., list[M]],
+) -> BulkCreate[M]:
+    """The operation for ``bulk_create(objs, **options)``: an ``Upsert`` when conflicts are handled."""
+    upsert = options["ignore_conflicts"] or options["update_conflicts"]
+    operation: type[BulkCreate[M]] = Upsert if upsert else BulkCreate
+    return operation(queryset, objs, options, info, django_bulk_create)
+
+
+class BulkCreate(Operation[M, list[M]]):
+    """``queryset.bulk_create(objs, **options)``; ``django_bulk_create`` is Django's own method."""
+
+    def __init__(
+        self,
+        queryset: models.QuerySet[M],
+        objs: Iterable[M],
+        options: Options,
+        info: TrackingInfo | None,
+        django_bulk_create: Callable[..., list[M]],
+    ) -> None:
+        super().__init__(queryset.model, queryset.db, info)
+        self.queryset = queryset
+        self.given = objs  # for Django, untouched, when nothing is tracked
+        self.objs: list[M] = []
+        self.options = options
+        self.django_bulk_create = django_bulk_create
+        self.inserted: list[M] = []  # Django's return value
+
+    def plan(self) -> bool:
+        if not self.wanted():
+            return False
+        self.objs = list(self.given)
+        return True
+
+    def wanted(self) -> bool:
+        """Whether a receiver waits for anything this call can report."""
+        return wants(post_create_signal, self.model)
+
+    def untracked(self) -> list[M]:
+        return self.django_bulk_create(self.given, **self.options)
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """None: Django's bulk_create() is a transaction of its own, and nothing is read before it."""
+        return nullcontext()
+
+    def write(self) -> list[M]:
+        self.inserted = self.django_bulk_create(self.objs, **self.options)
+        return self.inserted
+
+    def changes(self) -> list[Report]:
+        return [Report(post_create_signal, self.model, [ModifiedObject(obj) for obj in self.inserted])]
+
+
+class Upsert(BulkCreate[M]):
+    """``bulk_create()`` with ``ignore_conflicts`` or ``update_conflicts``: created rows, and updated ones."""
+
+    def __init__(
+        self,
+        queryset: models.QuerySet[M],
+        objs: Iterable[M],
+        options: Options,
+        info: TrackingInfo | None,
+        django_bulk_create: Callable[..., list[M]],
+    ) -> None:
+        super().__init__(queryset, objs, options, info, django_bulk_create)
+        self.updates = bool(options["update_conflicts"])
+        self.base = self.model._base_manager.db_manager(self.alias)
+        self.keys: list[Fields] = []  # what the insert can conflict on
+        self.update_fields: list[Any] = []
+        self.insert_order: list[M] = []  # the objects as Django inserts them
+        self.existing: dict[tuple[int, Key], M] = {}  # by (number of the key, its values): the rows read
+        self.created: list[M] = []  # the objects whose insert created a row
+        self.first_insert: dict[tuple[int, Key], M] = {}  # by key: the object whose insert created it
+        self.before: dict[int, tuple[M, rows.Row]] = {}  # by id() of a row read: it, its update_fields before
+
+    def wanted(self) -> bool:
+        return super().wanted() or (self.updates and wants(post_update_signal, self.model))
+
+    def plan(self) -> bool:
+        if not super().plan():
+            return False
+        check_options(self.queryset, self.objs, self.options)  # Django's errors, before any statement
+        # ignore_conflicts skips a row that conflicts on any unique key: Django ignores unique_fields then.
+        self.keys = unique_keys(self.model, self.options["unique_fields"] if self.updates else None)
+        self.update_fields = [self.model._meta.get_field(name) for name in self.options["update_fields"] or ()]
+        # Django inserts the objects whose pk is set first, then the others: later ones win a conflict.
+        self.insert_order = [obj for obj in self.objs if _pk_is_set(obj)]
+        self.insert_order += [obj for obj in self.objs if not _pk_is_set(obj)]
+        return True
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """The caller's transaction, or one of our own: the locked read and the insert need one.
+
+        Inside the caller's, none of our own: a bad value Django refuses before writing must leave that
+        transaction usable, as Django's own bulk_create() does.
+        """
+        if connections[self.alias].in_atomic_block:
+            return nullcontext()
+        return Operation.atomic(self)
+
+    def read_before(self) -> None:
+        per_obj = max(1, sum(len(key) for key in self.keys))
+        for chunk in rows.chunks(self.objs, self.alias, per_obj):
+            condition = matching(self.keys, chunk)
+            if condition is not None:
+                for row in rows.lock(self.base.filter(condition)):
+                    self.existing.update(dict.fromkeys(self.keys_of(row), row))
+
+    def keys_of(self, obj: models.Model) -> list[tuple[int, Key]]:
+        """``obj``'s values of each unique key it has complete, with the number of the key."""
+        return [(number, value) for number, key in enumerate(self.keys) if (value := key_of(obj, key)) is not None]
+
+    def changes(self) -> list[Report]:
+        for obj in self.insert_order:
+            self.replay(obj)
+        caller_order = {id(obj): number for number, obj in enumerate(self.objs)}
+        self.created.sort(key=lambda obj: caller_order[id(obj)])
+        created = self.confirm_created()
+        return [
+            Report(post_create_signal, self.model, [ModifiedObject(obj) for obj in created]),
+            Report(post_update_signal, self.model, self.updated()),
+        ]
+
+    def replay(self, obj: M) -> None:
+        """What the insert of ``obj`` did: insert a row, or conflict with one read or one inserted earlier."""
+        keys = self.keys_of(obj)
+        row = next((self.existing[key] for key in keys if key in self.existing), None)
+        if row is not None:
+            if self.updates:
+                self.before.setdefault(id(row), (row, self.updated_values(row)))
+                self.write_update(obj, row)  # the row as the upsert left it
+            return
+        earlier = next((self.first_insert[key] for key in keys if key in self.first_insert), None)
+        if earlier is None:
+            self.created.append(obj)
+            for key in keys:
+                self.first_insert.setdefault(key, obj)
+        elif self.updates:
+            self.write_update(obj, earlier)  # a later object updated the row an earlier one inserted
+
+    def write_update(self, obj: M, row: M) -> None:
+        """Set on ``row`` the ``update_fields`` that ``obj``'s conflicting insert wrote to it."""
+        for field in self.update_fields:
+            setattr(row, field.attname, field.to_python(getattr(obj, field.attname)))
+
+    def updated_values(self, row: M) -> rows.Row:
+        """``row``'s values of the ``update_fields``, by attname."""
+        return rows.attribute_values(row, [field.attname for field in self.update_fields])
+
+    def updated(self) -> list[ModifiedObject[M]]:
+        """The rows read that the upsert changed, with their values before it (a row written twice: once)."""
+        old = {number: values for number, (_, values) in self.before.items()}
+        new = {number: self.updated_values(row) for number, (row, _) in self.before.items()}
+        return [ModifiedObject(self.before[number][0], diff) for number, diff in diff_rows(old, new).items()]
+
+    def confirm_created(self) -> list[M]:
+        """The objects the replay found created that really are in the table, their missing pks filled in."""
+        missing = [obj for obj in self.created if obj.pk is None]
+        given = [obj for obj in self.created if obj.pk is not None]
+        not_inserted = self.fill_pks(missing) | self.silently_skipped(given)
+        return [obj for obj in self.created if id(obj) not in not_inserted]
+
+    def fill_pks(self, missing: list[M]) -> set[int]:
+        """Read the pks the backend did not return, by another unique key; ``id()`` of the objects not found.
+
+        Without a key that every such object has complete, nothing can be read: they stay, pk unset.
+        """
+        key = next((k for k in self.keys if all(key_of(obj, k) is not None for obj in missing)), None)
+        if not missing or key is None:
+            return set()
+        attnames = [field.attname for field in key]
+        found: dict[Key | None, Hashable] = {}
+        for chunk in rows.chunks(missing, self.alias, len(key)):
+            for pk, *values in self.base.filter(matching([key], chunk)).values_list("pk", *attnames):
+                found[tuple(field.to_python(v) for field, v in zip(key, values, strict=True))] = pk
+        for obj in missing:
+            obj.pk = found.get(key_of(obj, key))
+        return {id(obj) for obj in missing if obj.pk is None}
+
+    def silently_skipped(self, given: list[M]) -> set[int]:
+        """``id()`` of the objects with a pk that MySQL's INSERT IGNORE skipped without an error.
+
+        It skips a row that breaks a foreign key or NOT NULL too, not only one that conflicts.
+        """
+        if not (self.options["ignore_conflicts"] and connections[self.alias].vendor == "mysql"):
+            return set()
+        present: set[Hashable] = set()
+        for chunk in rows.chunks([obj.pk for obj in given], self.alias):
+            present.update(self.base.filter(pk__in=chunk).values_list("pk", flat=True))
+        return {id(obj) for obj in given if obj.pk not in present}
+
+
+def unique_keys(model: type[models.Model], unique_fields: Sequence[str] | None) -> list[Fields]:
+    """The field tuples an insert of ``model`` can conflict on: ``unique_fields``, or every unique key."""
+    opts = model._meta
+    if unique_fields:
+        return [tuple(opts.pk if name == "pk" else opts.get_field(name) for name in unique_fields)]
+    keys: list[Fields] = [(opts.pk,)]
+    keys += [(f,) for f in opts.local_concrete_fields if f.unique and not f.primary_key]
+    keys += [tuple(opts.get_field(name) for name in names) for names in opts.unique_together]
+    keys += [tuple(opts.get_field(name) for name in c.fields) for c in opts.total_unique_constraints]
+    return list(dict.fromkeys(keys))
+
+
+def key_of(obj: models.Model, key: Fields) -> Key | None:
+    """``obj``'s values of the fields ``key``, as stored; None when one is unset (NULL never conflicts)."""
+    values = tuple(f.to_python(getattr(obj, f.attname)) for f in key)
+    return None if any(value is None for value in values) else values
+
+
+def matching(keys: list[Fields], objs: Sequence[models.Model]) -> Q | None:
+    """The rows that share a value of one of ``keys`` with one of ``objs``; None when none can."""
+    conditions = []
+    for key in keys:
+        values = list(dict.fromkeys(k for obj in objs if (k := key_of(obj, key)) is not None))  # in objs' order
+        if not values:
+            continue
+        if len(key) == 1:
+            conditions.append(Q(**{f"{key[0].attname}__in": [v[0] for v in values]}))
+        else:
+            conditions += [Q(**{f.attname: v for f, v in zip(key, value, strict=True)}) for value in values]
+    return reduce(or_, conditions) if conditions else None
+
+
+def check_options(queryset: models.QuerySet[M], objs: list[M], options: Options) -> None:
+    """Raise Django's own error for a bulk_create() Django would refuse, before any query."""
+    opts = queryset.model._meta
+    models.QuerySet.bulk_create(queryset, [], batch_size=options["batch_size"])  # batch size, multi-table model
+    unique_fields = [opts.get_field(opts.pk.name if name == "pk" else name) for name in options["unique_fields"] or ()]
+    update_fields = [opts.get_field(name) for name in options["update_fields"] or ()]
+    queryset._check_bulk_create_options(
+        options["ignore_conflicts"], options["update_conflicts"], update_fields, unique_fields
+    )
+    queryset._prepare_for_bulk_create(objs)  # unsaved related objects
+
+
+def _pk_is_set(obj: models.Model) -> bool:
+    """As Django's bulk_create() partitions: a pk left to the database default is not set."""
+    return obj.pk is not None and not (DatabaseDefault is not None and isinstance(obj.pk, DatabaseDefault))
