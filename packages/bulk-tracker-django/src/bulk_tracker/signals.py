@@ -13,7 +13,7 @@ from typing import Any
 from django.db import models, router
 from django.dispatch import Signal
 
-from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, resolve_tracking_info
+from bulk_tracker_core import ChangeKind, ModifiedObject, TrackingInfo, changed_fields, resolve_tracking_info
 
 from .delivery import deliver, wants
 
@@ -42,6 +42,11 @@ class _DeleteSignal(Signal):
 post_create_signal = Signal()
 post_update_signal = Signal()
 post_delete_signal = _DeleteSignal()
+SIGNALS: dict[ChangeKind, Signal] = {
+    ChangeKind.CREATE: post_create_signal,
+    ChangeKind.UPDATE: post_update_signal,
+    ChangeKind.DELETE: post_delete_signal,
+}
 
 
 # --- sending them yourself --------------------------------------------------------------------------
@@ -138,6 +143,7 @@ def _send(
 
 
 __all__ = [
+    "SIGNALS",
     "post_create_signal",
     "post_delete_signal",
     "post_update_signal",

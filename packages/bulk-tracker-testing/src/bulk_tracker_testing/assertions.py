@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Model
 
 from bulk_tracker.helper_objects import TrackingInfo
+from bulk_tracker_core import ChangeKind
 
 if TYPE_CHECKING:
     from .capture import CapturedSignals
@@ -31,7 +32,7 @@ def describe(captured: CapturedSignals) -> str:
         )
         info = f" tracking_info={call.tracking_info!r}" if call.tracking_info is not None else ""
         lines.append(
-            f"  {number}. {call.kind} {call.sender._meta.label} using={call.using!r}: "
+            f"  {number}. {call.kind.value} {call.sender._meta.label} using={call.using!r}: "
             f"{len(call.objects)} row(s) [{rows}]{info}"
         )
     return "\n".join(lines)
@@ -42,7 +43,7 @@ def _fail(message: str, captured: CapturedSignals) -> None:
 
 
 def _assert_kind(
-    kind: str,
+    kind: ChangeKind,
     captured: CapturedSignals,
     sender: type[Model],
     count: int | None,
@@ -51,13 +52,13 @@ def _assert_kind(
     tracking_info: TrackingInfo | None,
     calls: int | None,
 ) -> None:
-    label = f"{kind}d {sender._meta.label}"
+    label = f"{kind.value}d {sender._meta.label}"
     matching = captured.of(kind, sender)
     objects = [obj for call in matching for obj in call.objects]
     if not matching and count != 0:
-        _fail(f"Expected {label} rows, but no {kind} signal was sent for {sender._meta.label}.", captured)
+        _fail(f"Expected {label} rows, but no {kind.value} signal was sent for {sender._meta.label}.", captured)
     if calls is not None and len(matching) != calls:
-        _fail(f"Expected {calls} {kind} signal call(s) for {sender._meta.label}, got {len(matching)}.", captured)
+        _fail(f"Expected {calls} {kind.value} signal call(s) for {sender._meta.label}, got {len(matching)}.", captured)
     if count is not None and len(objects) != count:
         _fail(f"Expected {count} {label} row(s), got {len(objects)}.", captured)
     actual_pks = [obj.instance.pk for obj in objects]
@@ -73,7 +74,7 @@ def _assert_kind(
     if tracking_info is not _UNSET:
         infos = [call.tracking_info for call in matching]
         if any(info != tracking_info for info in infos):
-            _fail(f"Expected tracking_info {tracking_info!r} on every {kind} call, got {infos!r}.", captured)
+            _fail(f"Expected tracking_info {tracking_info!r} on every {kind.value} call, got {infos!r}.", captured)
 
 
 def assert_created(
@@ -86,7 +87,7 @@ def assert_created(
     calls: int | None = None,
 ) -> None:
     """Assert ``sender`` rows were reported created: how many, which pks, with what info, in how many calls."""
-    _assert_kind("create", captured, sender, count, pks, None, tracking_info, calls)
+    _assert_kind(ChangeKind.CREATE, captured, sender, count, pks, None, tracking_info, calls)
 
 
 def assert_updated(
@@ -100,7 +101,7 @@ def assert_updated(
     calls: int | None = None,
 ) -> None:
     """Assert ``sender`` rows were reported updated; ``changed_values`` maps each pk to its old values."""
-    _assert_kind("update", captured, sender, count, pks, changed_values, tracking_info, calls)
+    _assert_kind(ChangeKind.UPDATE, captured, sender, count, pks, changed_values, tracking_info, calls)
 
 
 def assert_deleted(
@@ -113,7 +114,7 @@ def assert_deleted(
     calls: int | None = None,
 ) -> None:
     """Assert ``sender`` rows were reported deleted (pks are those the rows had)."""
-    _assert_kind("delete", captured, sender, count, pks, None, tracking_info, calls)
+    _assert_kind(ChangeKind.DELETE, captured, sender, count, pks, None, tracking_info, calls)
 
 
 def assert_nothing_sent(captured: CapturedSignals) -> None:

@@ -13,19 +13,20 @@ from django.db.models import Model
 from django.dispatch import Signal
 
 from bulk_tracker.helper_objects import ModifiedObject, TrackingInfo
-from bulk_tracker.signals import post_create_signal, post_delete_signal, post_update_signal
+from bulk_tracker.signals import SIGNALS
+from bulk_tracker_core import ChangeKind
 
 from . import assertions
 
 logger = logging.getLogger("django.db.backends.base")
-KINDS: dict[Signal, str] = {post_create_signal: "create", post_update_signal: "update", post_delete_signal: "delete"}
+KINDS: dict[Signal, ChangeKind] = {signal: kind for kind, signal in SIGNALS.items()}
 
 
 @dataclass(frozen=True)
 class SignalCall:
     """One call of a bulk_tracker signal, as a receiver saw it."""
 
-    kind: str  # "create", "update" or "delete"
+    kind: ChangeKind  # equal to "create", "update" or "delete"
     sender: type[Model]
     objects: list[ModifiedObject[Any]]
     tracking_info: TrackingInfo | None
@@ -44,15 +45,15 @@ class CapturedSignals:
 
     def created(self, sender: type[Model]) -> list[ModifiedObject[Any]]:
         """Every created object of ``sender``, across calls."""
-        return [obj for call in self.of("create", sender) for obj in call.objects]
+        return [obj for call in self.of(ChangeKind.CREATE, sender) for obj in call.objects]
 
     def updated(self, sender: type[Model]) -> list[ModifiedObject[Any]]:
         """Every updated object of ``sender``, across calls."""
-        return [obj for call in self.of("update", sender) for obj in call.objects]
+        return [obj for call in self.of(ChangeKind.UPDATE, sender) for obj in call.objects]
 
     def deleted(self, sender: type[Model]) -> list[ModifiedObject[Any]]:
         """Every deleted object of ``sender``, across calls."""
-        return [obj for call in self.of("delete", sender) for obj in call.objects]
+        return [obj for call in self.of(ChangeKind.DELETE, sender) for obj in call.objects]
 
     def assert_created(self, sender: type[Model], count: int | None = None, **expected: Any) -> None:
         __tracebackhide__ = True
