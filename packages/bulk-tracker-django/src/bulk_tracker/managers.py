@@ -107,14 +107,7 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
 
     get_or_create.alters_data = True  # type: ignore[attr-defined]
 
-    def update_or_create(
-        self,
-        defaults: Any = None,
-        create_defaults: Any = None,
-        *,
-        tracking_info_: TrackingInfo | None = None,
-        **kwargs: Any,
-    ) -> tuple[M, bool]:
+    def update_or_create(self, *args: Any, tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> tuple[M, bool]:
         """Django's ``update_or_create()``: a created row is reported as ``create()``'s, an updated one by save().
 
         A model that is not a BulkTrackerModel has Django's own save(): its update is reported here,
@@ -125,7 +118,8 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
 
         def django_update_or_create() -> tuple[M, bool]:
             with tracking_scope(tracking_info_):
-                return super(BulkTrackerQuerySet, self).update_or_create(defaults, create_defaults, **kwargs)
+                # Django's own arguments as given: create_defaults exists from Django 5.0 only.
+                return super(BulkTrackerQuerySet, self).update_or_create(*args, **kwargs)
 
         return UpdateOrCreate(self, info, django_update_or_create).run()
 
