@@ -40,6 +40,7 @@ from django.db.models import SET_DEFAULT, SET_NULL
 from django.db.models.base import ModelState
 from django.db.models.deletion import Collector
 from django.db.models.signals import post_delete as django_post_delete
+from django.db.models.signals import pre_delete as django_pre_delete
 
 from bulk_tracker_core import ModifiedObject, TrackingInfo, current_tracking_info, is_suspended, values_equal
 
@@ -70,8 +71,7 @@ class _DeleteRun:
         if fresh is None:
             return  # another transaction deleted it first (and reports it); this DELETE removed nothing
         deleted = _copy(instance)
-        for name, value in fresh.items():
-            setattr(deleted, name, value)
+        deleted.__dict__.update(fresh)  # as from_db() stores them: no descriptor (a deferred one would load)
         self.deleted.setdefault(model, []).append(deleted)
         if not self.scheduled:  # inside Django's atomic block: a rollback drops the delivery
             self.scheduled = True
@@ -107,6 +107,20 @@ def _copy(instance: models.Model) -> models.Model:
     state.fields_cache = dict(instance._state.fields_cache)
     clone._state = state
     return clone
+
+
+def _has_signal_listeners(collector: Collector, model: type[models.Model]) -> bool:
+    """Django's answer, except that inside ``suspended()`` our bridge is not a listener: fast deletes stay fast."""
+    if not is_suspended() or not django_post_delete.has_listeners(model):
+        return bool(_patch.django_has_signal_listeners(collector, model))
+    return django_pre_delete.has_listeners(model) or any(
+        receiver is not _collect_deleted for receiver in _live_receivers(django_post_delete, model)
+    )
+
+
+def _live_receivers(signal: Any, sender: type[models.Model]) -> list[Any]:
+    live = signal._live_receivers(sender)  # Django 5.0+: (sync, async); 4.2: one list
+    return [*live[0], *live[1]] if isinstance(live, tuple) else list(live)
 
 
 def sync_bridges() -> None:
@@ -226,10 +240,11 @@ def _tracked_collector_delete(collector: Collector) -> Any:
     token = _current_run.set(run)
     try:
         locks = connections[using].features.has_select_for_update
-        if not updates and not locks:
+        stale = _rows_to_read(collector, reported, locks)
+        if not updates and not stale:
             return django_delete(collector)  # Django's own statements; post_delete fills the run
         with transaction.atomic(using=using, savepoint=False):
-            gone = _lock_rows(collector, run, reported, updates) if locks else set()
+            gone = _read_rows(using, run, stale, updates if locks else [])
             if updates:
                 # A row this delete also removes is reported deleted (with the values it had), not updated.
                 doomed = {
@@ -241,17 +256,38 @@ def _tracked_collector_delete(collector: Collector) -> Any:
         _current_run.reset(token)
 
 
-def _lock_rows(
-    collector: Collector, run: _DeleteRun, reported: list[type[models.Model]], pending: Pending
-) -> set[tuple[Any, Any]]:
-    """Lock and re-read the rows the delete will report; return the SET_* rows already gone.
+def _rows_to_read(
+    collector: Collector, reported: list[type[models.Model]], locks: bool
+) -> dict[type[models.Model], list[models.Model]]:
+    """The instances whose row is re-read before the delete: all of them under row locks, else the stale ones.
 
-    One locked read per model and parameter chunk, never per row.
+    Rows the collector loaded are whole; the instance ``Model.delete()`` was called on may be deferred
+    (``only()``) or never fetched (``Book(pk=5)``): its row is read (SQLite: one more SELECT, by pk).
     """
-    using = collector.using
+    stale: dict[type[models.Model], list[models.Model]] = {}
     for model in reported:
-        instances = list(collector.data[model])
-        current = _locked_rows(model, using, [obj.pk for obj in instances])
+        instances = [obj for obj in collector.data[model] if locks or (obj is collector.origin and _stale(obj))]
+        if instances:
+            stale[model] = instances
+    return stale
+
+
+def _stale(instance: models.Model) -> bool:
+    return instance._state.adding or bool(instance.get_deferred_fields())
+
+
+def _read_rows(
+    using: str,
+    run: _DeleteRun,
+    stale: dict[type[models.Model], list[models.Model]],
+    pending: Pending,
+) -> set[tuple[Any, Any]]:
+    """Re-read (locked where the backend can) the rows the delete will report; return the SET_* rows gone.
+
+    One read per model and parameter chunk, never per row.
+    """
+    for model, instances in stale.items():
+        current = _current_rows(model, using, [obj.pk for obj in instances])
         for obj in instances:
             run.fresh[id(obj)] = current.get(obj.pk)
     set_rows: dict[type[models.Model], list[models.Model]] = {}
@@ -259,7 +295,7 @@ def _lock_rows(
         set_rows.setdefault(model, []).extend(objs)  # our own instances (ReportingOnDelete loaded them)
     gone: set[tuple[Any, Any]] = set()
     for model, objs in set_rows.items():
-        current = _locked_rows(model, using, {obj.pk for obj in objs})
+        current = _current_rows(model, using, {obj.pk for obj in objs})
         for obj in objs:
             row = current.get(obj.pk)
             if row is None:
@@ -270,13 +306,13 @@ def _lock_rows(
     return gone
 
 
-def _locked_rows(model: type[models.Model], using: str, pks: Any) -> dict[Any, dict[str, Any]]:
+def _current_rows(model: type[models.Model], using: str, pks: Any) -> dict[Any, dict[str, Any]]:
     base = model._base_manager.db_manager(using)
     names = [f.attname for f in model._meta.concrete_fields]
     pk_name = model._meta.pk.attname
     found: dict[Any, dict[str, Any]] = {}
     for chunk in rows.chunks(rows.pk_sorted(pks), using):
-        for row in rows.lock(base.filter(pk__in=chunk)).values(*names):
+        for row in rows.lock(base.filter(pk__in=chunk)).values(*names):  # no lock on SQLite
             found[row[pk_name]] = row
     return found
 
@@ -311,6 +347,7 @@ class DeletePatch:
 
     def __init__(self) -> None:
         self.django_delete: Callable[..., Any] = Collector.delete
+        self.django_has_signal_listeners: Callable[..., Any] = Collector._has_signal_listeners
         self._installed = False
         self._swapped: list[tuple[Any, Any]] = []  # (remote_field, its own on_delete), in wrapping order
 
@@ -319,7 +356,9 @@ class DeletePatch:
         if self._installed:
             return
         self.django_delete = Collector.__dict__["delete"]
+        self.django_has_signal_listeners = Collector.__dict__["_has_signal_listeners"]
         Collector.delete = _tracked_collector_delete
+        Collector._has_signal_listeners = _has_signal_listeners
         MigrationWriter.register_serializer(ReportingOnDelete, _ReportingOnDeleteSerializer)
         post_delete_signal.receivers_changed = sync_bridges
         self._installed = True
@@ -339,6 +378,7 @@ class DeletePatch:
         self._swapped.clear()
         MigrationWriter.unregister_serializer(ReportingOnDelete)
         Collector.delete = self.django_delete
+        Collector._has_signal_listeners = self.django_has_signal_listeners
         self._installed = False
 
     def model_prepared(self, model: type[models.Model]) -> None:
