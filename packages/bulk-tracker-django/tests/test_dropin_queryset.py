@@ -306,3 +306,29 @@ def test_a_generated_field_is_delivered_as_the_database_computed_it(received):
     assert gauges[0].doubled == 2  # the caller's object, as Django leaves it
     djangos = sql_of(lambda: models.QuerySet(Gauge).bulk_update(gauges, ["qty"]))
     assert len(statements) == len(djangos) + 1 + REREAD
+
+
+class _CountingDeleteQuerySet(models.QuerySet):
+    """A user's queryset mixin whose delete() does its own work, then Django's."""
+
+    deletes: list[int] = []
+
+    def delete(self):
+        self.deletes.append(self.count())
+        return super().delete()
+
+
+def test_queryset_delete_runs_a_mixin_after_ours_in_the_mro(received):
+    mixed = type("MixedQuerySet", (BulkTrackerQuerySet, _CountingDeleteQuerySet), {})
+    author = Author.objects.create(name="a")
+    Book.objects.create(title="x", author=author)
+    _CountingDeleteQuerySet.deletes = []
+    with received.committing():
+        result = mixed(model=Author).filter(pk=author.pk).delete()
+    assert _CountingDeleteQuerySet.deletes == [1]  # the mixin ran, as with Django's own queryset
+    assert result == (2, {"testapp.Book": 1, "testapp.Author": 1})
+    assert sorted((c.kind, c.sender._meta.label) for c in received.calls) == [
+        ("delete", "testapp.Author"),
+        ("delete", "testapp.Book"),
+    ]
+    assert not Author.objects.filter(pk=author.pk).exists()

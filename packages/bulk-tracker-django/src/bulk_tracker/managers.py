@@ -14,7 +14,7 @@ from bulk_tracker_core import (
     resolve_tracking_info,
 )
 
-from .delivery import accepting_tracking_info, deliver, tracking_scope, wants
+from .delivery import deliver, tracking_scope, wants
 from .operations.bulk_create import bulk_create_operation
 from .operations.bulk_update import BulkUpdate
 from .operations.save import UpdateOrCreate, found
@@ -126,7 +126,13 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
     update_or_create.alters_data = True  # type: ignore[attr-defined]
 
     # Django's own method, run with an explicit tracking_info_ as the context of the deletes it makes.
-    delete = accepting_tracking_info(models.QuerySet.delete)  # reported through the collector: deletion.py
+    def delete(self, *, tracking_info_: TrackingInfo | None = None) -> tuple[int, dict[str, int]]:
+        """Django's ``delete()`` (through the MRO, so a queryset mixin's own delete runs), reported by the collector."""
+        with tracking_scope(tracking_info_):
+            return super().delete()
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]  # as Django's: not copied to managers
 
     async def adelete(self, *, tracking_info_: TrackingInfo | None = None) -> tuple[int, dict[str, int]]:
         return await sync_to_async(self.delete)(tracking_info_=tracking_info_)
