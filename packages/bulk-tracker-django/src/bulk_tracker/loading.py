@@ -116,7 +116,7 @@ def build(model: type[M], db: str, values: Sequence[Any], kwargs: dict[str, Any]
     attributes = new.__dict__
     attributes["_state"] = state
     attributes.update(zip(plan.attnames, values, strict=True))
-    has_pk = bool(attributes[plan.pk_attname])
+    has_pk = attributes[plan.pk_attname] is not None  # model_utils records nothing for a pk of 0; we do
     immutable = types <= _IMMUTABLE
     for tracker in plan.trackers:
         instance_tracker = tracker.instance_tracker(new, tracker.fields, tracker.field_map)

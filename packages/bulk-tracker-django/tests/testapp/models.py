@@ -298,3 +298,73 @@ class PlainMemo(models.Model):
     body = models.CharField(max_length=50, default="")
     count = models.IntegerField(default=0)
     amount = models.DecimalField(max_digits=6, decimal_places=2, default=0)
+
+
+# save() and trackers (issue 14): each shape beside its plain twin.
+
+
+class Kiosk(BulkTrackerModel):
+    """An MTI parent with a FieldTracker; its child CornerKiosk declares none."""
+
+    name = models.CharField(max_length=50)
+
+    tracker = FieldTracker()
+
+
+class CornerKiosk(Kiosk):
+    """An MTI child without its own FieldTracker: its parent's tracks only the parent's fields."""
+
+    stock = models.IntegerField(default=0)
+
+
+class PlainKiosk(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class PlainCornerKiosk(PlainKiosk):
+    stock = models.IntegerField(default=0)
+
+
+class Dial(BulkTrackerModel):
+    """Two FieldTrackers, the narrow one declared first."""
+
+    name = models.CharField(max_length=50)
+    level = models.IntegerField(default=0)
+
+    narrow = FieldTracker(fields=["name"])
+    tracker = FieldTracker()
+
+
+class PlainDial(models.Model):
+    name = models.CharField(max_length=50)
+    level = models.IntegerField(default=0)
+
+
+class Slot(BulkTrackerModel):
+    """A primary key that may be 0 (model_utils records no saved values for a falsy pk)."""
+
+    number = models.IntegerField(primary_key=True)
+    label = models.CharField(max_length=50)
+
+    tracker = FieldTracker()
+
+
+class PlainSlot(models.Model):
+    number = models.IntegerField(primary_key=True)
+    label = models.CharField(max_length=50)
+
+
+class Stamp(BulkTrackerModel):
+    """An auto_now field (save() overwrites it) and a DecimalField."""
+
+    title = models.CharField(max_length=50)
+    amount = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    touched = models.DateTimeField(auto_now=True)
+
+    tracker = FieldTracker()
+
+
+class PlainStamp(models.Model):
+    title = models.CharField(max_length=50)
+    amount = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    touched = models.DateTimeField(auto_now=True)

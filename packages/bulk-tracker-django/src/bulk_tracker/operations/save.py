@@ -1,9 +1,14 @@
 """Single-row saves, tracked: ``Model.save()`` of a BulkTrackerModel, and ``update_or_create()`` that
 updates a model tracked only through its queryset.
 
-``Save`` runs Django's own statements and nothing more, with one exception: a new instance that carries
+``Save`` runs Django's own statements and nothing more, with two exceptions: a new instance that carries
 the pk of an existing row is saved by Django with an UPDATE, so its old values are read first, with the
-row locked, in the transaction of the save. Otherwise the old values come from the model's FieldTracker.
+row locked, in the transaction of the save; and the fields no FieldTracker of the model knows the saved
+value of (an MTI child's own fields under its parent's tracker, fields a tracker leaves out, every field
+of a row whose pk is falsy such as ``0``, which model_utils does not record) are read the same way. The
+other old values come from the model's FieldTrackers (all of them). After Django's save each old value is
+compared with the value written, as the column stores it, so ``auto_now`` fields and values that store
+equal (``"10.00"`` into a DecimalField holding ``10.00``) are reported as they happened.
 Whether Django inserted is learnt where Django decides it: ``BulkTrackerModel._do_insert`` calls
 ``inserting()``, which tells the ``Save`` running for that instance (a ContextVar, set around Django's
 save).
@@ -25,9 +30,9 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models, router
 from model_utils import FieldTracker
 
-from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, snapshot, values_equal
+from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, snapshot
 
-from .. import rows
+from .. import loading, rows
 from ..delivery import wants
 from ..exceptions import MissingFieldTrackerError
 from ..signals import post_create_signal, post_update_signal
@@ -43,13 +48,26 @@ _updating_or_creating: ContextVar[UpdateOrCreate[Any] | None] = ContextVar(
 )
 
 
-def find_field_tracker(model: type[models.Model]) -> str | None:
-    """The attribute name of ``model``'s FieldTracker, or None."""
+def field_trackers(model: type[models.Model]) -> list[FieldTracker]:
+    """The FieldTrackers model_utils set up for ``model`` or an MTI parent: those its instances carry."""
+    found: list[FieldTracker] = []
     for klass in model.__mro__:
-        for name, value in vars(klass).items():
-            if isinstance(value, FieldTracker):
-                return name
-    return None
+        for value in vars(klass).values():
+            owner = getattr(value, "model_class", None)
+            if (
+                isinstance(value, FieldTracker)
+                and owner is not None
+                and issubclass(model, owner)
+                and value not in found
+            ):
+                found.append(value)
+    return found
+
+
+def find_field_tracker(model: type[models.Model]) -> str | None:
+    """The attribute name of a FieldTracker ``model``'s instances carry, or None."""
+    trackers = field_trackers(model)
+    return trackers[0].name if trackers else None
 
 
 def inserting(instance: models.Model) -> None:
@@ -89,7 +107,9 @@ class Save(Operation[M, None]):
         self.django_save = django_save
         self.creating = instance._state.adding
         self.overwrites = False  # a new instance whose pk may be an existing row's
-        self.changed: dict[str, Any] = {}  # by attname: the old value of what this save changes
+        self.old: dict[str, Any] = {}  # by attname: the saved value of each field this save writes
+        self.unknown: list[str] = []  # attnames whose saved value no tracker knows: read from the row
+        self.before: dict[str, Any] = {}  # by attname: the value about to be written, as stored
         self.inserted = False  # set by inserting(), from Django's _do_insert
 
     def plan(self) -> bool:
@@ -97,24 +117,26 @@ class Save(Operation[M, None]):
         self.overwrites = (
             self.creating and wants(post_update_signal, model) and _may_overwrite_a_row(self.instance, self.options)
         )
-        if self.overwrites:
-            self.alias = self.options.get("using") or router.db_for_write(model, instance=self.instance)
-            return True
-        return wants(post_create_signal if self.creating else post_update_signal, model)
+        if not wants(post_update_signal if self.overwrites or not self.creating else post_create_signal, model):
+            return False
+        self.alias = self.options.get("using") or router.db_for_write(model, instance=self.instance)
+        if not self.creating:
+            self.old, self.unknown = _tracked_old_values(self.instance, self.options.get("update_fields"))
+        return True
 
     def untracked(self) -> None:
         self.django_save()
 
     def atomic(self) -> AbstractContextManager[Any]:
-        # Only the locked read needs a transaction with the write; otherwise Django's save is alone.
-        return super().atomic() if self.overwrites else nullcontext()
+        # Only a locked read needs a transaction with the write; otherwise Django's save is alone.
+        return super().atomic() if self.overwrites or self.unknown else nullcontext()
 
     def read_before(self) -> None:
-        update_fields = self.options.get("update_fields")
         if self.overwrites:
-            self.changed = _stored_changes(self.instance, self.alias, update_fields)
-        elif not self.creating:
-            self.changed = _unsaved_changes(self.instance, update_fields)
+            self.old = _stored_values(self.instance, self.alias, _written_attnames(self.instance, self.options))
+        elif self.unknown:
+            self.old.update(_stored_values(self.instance, self.alias, self.unknown))
+        self.before = self._written()
 
     def write(self) -> None:
         token = _saving.set(self)
@@ -128,9 +150,22 @@ class Save(Operation[M, None]):
         if self.inserted:
             wanted = wants(post_create_signal, self.model)
             return [Report(post_create_signal, self.model, [ModifiedObject(self.instance)])] if wanted else []
-        if self.changed and wants(post_update_signal, self.model):
-            return [Report(post_update_signal, self.model, [ModifiedObject(self.instance, self.changed)])]
+        # What Django wrote (an auto_now field's new value, say); a field it deferred after the save
+        # (an expression MariaDB cannot return) as it was about to be written.
+        changed = changed_fields(self.old, {**self.before, **self._written()})
+        if changed and wants(post_update_signal, self.model):
+            return [Report(post_update_signal, self.model, [ModifiedObject(self.instance, changed)])]
         return []
+
+    def _written(self) -> dict[str, Any]:
+        """``{attname: value}`` of the instance for each name of ``self.old``, as its column stores it."""
+        attributes = self.instance.__dict__
+        concrete = loading.concrete_attnames(self.model)
+        return {
+            name: _as_stored(self.instance, name, self.alias) if name in concrete else getattr(self.instance, name)
+            for name in self.old
+            if name in attributes or name not in concrete
+        }
 
 
 def _may_overwrite_a_row(instance: models.Model, options: dict[str, Any]) -> bool:
@@ -141,41 +176,58 @@ def _may_overwrite_a_row(instance: models.Model, options: dict[str, Any]) -> boo
     return bool(pk_set and not options.get("force_insert") and not pk_has_default)
 
 
-def _stored_changes(instance: models.Model, alias: str, update_fields: Any) -> dict[str, Any]:
-    """``{attname: old value}`` read from the row this save overwrites, locked until the write."""
-    names = None if update_fields is None else set(update_fields)
-    attnames = [
+def _written_attnames(instance: models.Model, options: dict[str, Any]) -> list[str]:
+    """The attnames of the concrete non-pk fields ``save(**options)`` writes."""
+    selected = _selected_attnames(instance._meta, options.get("update_fields"))
+    return [
         field.attname
         for field in instance._meta.concrete_fields
-        if not field.primary_key and (names is None or field.name in names or field.attname in names)
+        if not field.primary_key and (selected is None or field.attname in selected)
     ]
+
+
+def _stored_values(instance: models.Model, alias: str, attnames: list[str]) -> dict[str, Any]:
+    """``{attname: value}`` read from the row this save overwrites, locked until the write; {} for no row."""
     manager = type(instance)._base_manager.db_manager(alias)
-    old = list(manager.select_for_update().filter(pk=instance.pk).values(*attnames))
-    if not old:
-        return {}  # no such row: Django inserts
-    return changed_fields(old[0], {name: getattr(instance, name) for name in attnames})
+    old = list(rows.lock(manager.filter(pk=instance.pk)).values(*attnames))
+    return old[0] if old else {}
 
 
-def _unsaved_changes(instance: models.Model, update_fields: Any) -> dict[str, Any]:
-    """``{attname: old value}`` of the fields this save will write, from the FieldTracker."""
-    name = find_field_tracker(type(instance))
-    if name is None:
+def _tracked_old_values(instance: models.Model, update_fields: Any) -> tuple[dict[str, Any], list[str]]:
+    """``{attname: saved value}`` the FieldTrackers know for the fields this save writes, and the attnames they do not.
+
+    A field no tracker tracks, or whose saved value its tracker did not record (model_utils records
+    nothing for a falsy pk such as ``0``), is left to a locked read of the row.
+    """
+    trackers = field_trackers(type(instance))
+    if not trackers:
         raise MissingFieldTrackerError(
             f"{instance._meta.label} has no FieldTracker, so bulk_tracker cannot report the old values "
             "that save() overwrites. Add `tracker = FieldTracker()` (from model_utils) to the model, or "
             "save inside bulk_tracker.suspended() to write it untracked."
         )
-    tracker = getattr(instance, name)
     selected = _selected_attnames(instance._meta, update_fields)
     deferred = instance.get_deferred_fields()
-    changed = {}
-    for field in tracker.fields:
-        if (selected is not None and field not in selected) or (field in deferred and field not in instance.__dict__):
-            continue
-        old = tracker.previous(field)
-        if not values_equal(old, tracker.get_field_value(field)):
-            changed[field] = snapshot(old)
-    return changed
+    old: dict[str, Any] = {}
+    for tracker in trackers:
+        tracked = getattr(instance, tracker.attname)
+        for name in tracker.fields:
+            attname = tracker.field_map[name]
+            skipped = (selected is not None and name not in selected and attname not in selected) or (
+                attname in deferred and attname not in instance.__dict__
+            )
+            if skipped or attname in old or not (instance.pk or name in tracked.saved_data):
+                continue
+            old[attname] = tracked.previous(name)  # model_utils keeps its own copy, replaced (not changed) by a save
+    pk_attname = instance._meta.pk.attname
+    unknown = [
+        attname
+        for attname in _written_attnames(instance, {"update_fields": update_fields})
+        if attname not in old
+        and attname != pk_attname
+        and not (attname in deferred and attname not in instance.__dict__)
+    ]
+    return old, unknown
 
 
 def _selected_attnames(opts: Any, update_fields: Any) -> set[str] | None:
