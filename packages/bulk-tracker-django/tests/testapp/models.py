@@ -368,3 +368,22 @@ class PlainStamp(models.Model):
     title = models.CharField(max_length=50)
     amount = models.DecimalField(max_digits=8, decimal_places=2, default=0)
     touched = models.DateTimeField(auto_now=True)
+
+
+# --- update() shapes Django accepts (test_update_shapes.py): a unique rank, a plain twin ---
+
+
+class Ladder(BulkTrackerModel):
+    """A unique ``rank``: ``order_by("-rank").update(rank=F("rank") + 1)`` needs MySQL's UPDATE ... ORDER BY."""
+
+    rank = models.IntegerField(unique=True)
+    name = models.CharField(max_length=20, default="")
+
+    tracker = FieldTracker()
+
+
+class PlainLadder(models.Model):
+    """Ladder's untracked twin: what plain Django does."""
+
+    rank = models.IntegerField(unique=True)
+    name = models.CharField(max_length=20, default="")

@@ -6,7 +6,11 @@ Strategies, chosen once per operation:
   read, with ``RETURNING`` every column; the diff is taken as the rows stream back, so only the rows whose
   written columns changed become instances. Two statements.
 * Elsewhere (MariaDB, MTI): Django's UPDATE, then one read of the rows that may have changed (all of
-  them when an expression was written). Three statements.
+  them when an expression was written). Three statements. An ordered queryset on MariaDB keeps
+  Django's ``UPDATE ... ORDER BY``: the UPDATE is the caller's queryset restricted to the rows read.
+
+Every UPDATE writes exactly the rows read (the filter is not evaluated a second time), with the values
+resolved once against the caller's query. No value, or ordering by an aggregate: Django's own method.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from django.db.models.sql.subqueries import UpdateQuery
 from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields
 
 from .. import rows
+from ..backends import chunks
 from ..delivery import wants
 from ..signals import post_update_signal
 from .base import Operation, Report
@@ -43,6 +48,7 @@ class Update(Operation[M, int]):
         self.values = values
         self.django_update = django_update
         self.written: dict[str, Any] = {}  # by keyword: the field it writes
+        self.resolved: dict[str, Any] = {}  # by keyword: the value, resolved against the caller's query
         self.old: dict[Hashable, rows.Row] = {}  # by pk: the written columns before the write
         self.moved: dict[Hashable, Hashable] = {}  # old pk -> new pk, when the pk is written
         self.diffs: dict[Hashable, rows.Row] = {}  # by old pk: the old values of what changed
@@ -51,9 +57,10 @@ class Update(Operation[M, int]):
     def plan(self) -> bool:
         query = self.queryset.query
         refused = query.combinator or query.is_sliced or (query.distinct_fields and django.VERSION >= (6, 1))
-        if refused or not wants(post_update_signal, self.model):
-            return False  # untracked, or refused by Django with its own error
-        self.written = _written_fields(self.queryset, self.values)
+        refused = refused or _orders_by_aggregate(query)
+        if refused or not self.values or not wants(post_update_signal, self.model):
+            return False  # untracked, refused by Django with its own error, or no value: no statement, 0
+        self.written, self.resolved = _written_fields(self.queryset, self.values)
         return True
 
     def untracked(self) -> int:
@@ -84,11 +91,11 @@ class Update(Operation[M, int]):
                 self.diffs[pk] = diff
             return bool(diff)
 
-        count, self.new = rows.update_returning(self._rows_read(), self.values, changed)
+        count, self.new = rows.update_returning(self._rows_read(), self.resolved, changed)
         return count
 
     def _write_then_read(self) -> int:
-        count = sum(models.QuerySet.update(part, **self.values) for part in self._rows_read())
+        count = sum(models.QuerySet.update(part, **self.resolved) for part in self._rows_read())
         attnames = list(dict.fromkeys(field.attname for field in self.written.values()))
         maybe_changed = _maybe_changed(self.old, self.written, self.values)
         self.new = rows.fetch(self.model, self.alias, [self.moved.get(pk, pk) for pk in maybe_changed])
@@ -99,26 +106,41 @@ class Update(Operation[M, int]):
         return count
 
     def _rows_read(self) -> list[models.QuerySet[M]]:
-        """What the UPDATE after the locked read writes: exactly the rows read.
+        """What the UPDATE after the locked read writes: exactly the rows read, never the filter again.
 
-        With row locks, a row that starts to match the filter meanwhile must not be changed
-        unreported. SQLite serialises writers instead: the caller's own filter matches the rows read.
+        A row that starts to match the filter meanwhile must not be changed unreported, and a filter
+        evaluated twice (a subquery ordered by ``?``) need not match the same rows twice. MySQL's
+        UPDATE keeps the queryset's ordering (``UPDATE ... ORDER BY``, which a unique column may
+        need): there the caller's queryset itself, restricted to the rows read, is Django's UPDATE.
         """
-        if connections[self.alias].features.has_select_for_update:
-            return rows.exactly(self.model, self.alias, list(self.old))
-        return [self.queryset]
+        pks = list(self.old)
+        if self.queryset.query.order_by and connections[self.alias].vendor == "mysql":
+            return [self.queryset.filter(pk__in=part) for part in chunks(pks, self.alias, per_item=2)]
+        return rows.exactly(self.model, self.alias, pks)
 
     def changes(self) -> list[Report]:
         changed = [(self.new[self.moved.get(pk, pk)], self.diffs[pk]) for pk in rows.pk_sorted(self.diffs)]
         return [Report(post_update_signal, self.model, _as_written(changed, self.written, self.alias))]
 
 
-def _written_fields(queryset: models.QuerySet[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The field behind each keyword of ``update()``, validated exactly as Django validates them."""
+def _orders_by_aggregate(query: Any) -> bool:
+    """True when the queryset is ordered by an aggregate annotation, which Django's update() refuses."""
+    names = (col.removeprefix("-") for col in query.order_by if isinstance(col, str))
+    return any(getattr(query.annotations.get(name), "contains_aggregate", False) for name in names)
+
+
+def _written_fields(queryset: models.QuerySet[Any], kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The field behind each keyword of ``update()``, validated exactly as Django validates them, and its value.
+
+    Each expression is resolved as Django resolves it, against the caller's query: an annotation it
+    names is inlined, so the value can be written through another queryset of the same rows.
+    """
     query = queryset.query.chain(UpdateQuery)
     query.add_update_values(kwargs)  # raises Django's FieldError for names it refuses
     opts = queryset.model._meta
-    return {key: opts.pk if key == "pk" else opts.get_field(key) for key in kwargs}
+    written = {key: opts.pk if key == "pk" else opts.get_field(key) for key in kwargs}
+    resolved = {field: value for field, _, value in query.values}  # a parent's fields are resolved later
+    return written, {key: resolved.get(written[key], value) for key, value in kwargs.items()}
 
 
 _NEW_PK = "_bulk_tracker_new_pk"
