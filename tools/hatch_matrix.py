@@ -8,6 +8,7 @@ Two uses, one rule (``missing_pythons``):
   ``hatch test --all`` skips it with that reason;
 * ``python tools/hatch_matrix.py [hatch test options]`` (``hatch run test:matrix``): runs ``hatch test`` for
   every entry whose Python exists, carries on past a failure, and ends with one line counting them.
+  ``-j N`` runs N entries at once (each entry's output is printed whole when it ends).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from hatch.env.collectors.plugin.interface import EnvironmentCollectorInterface
@@ -76,27 +79,50 @@ def _selected(variables: dict[str, str], include: list[str], exclude: list[str])
     return all(matches(option) for option in include) and not any(matches(option) for option in exclude)
 
 
-def main(argv: list[str]) -> int:
-    """Run ``hatch test`` on each selected matrix entry whose Python exists; end with a line counting them.
-
-    ``-i python=3.12`` / ``-x django=4.2,5.2`` select entries as ``hatch test`` does; what follows ``--`` goes
-    to pytest.
-    """
-    include, exclude, pytest_args = [], [], []
+def _parse(argv: list[str]) -> tuple[list[str], list[str], int, list[str]]:
+    """``(include, exclude, jobs, pytest_args)`` from the command line."""
+    include, exclude, pytest_args, jobs = [], [], [], 1
     args = iter(argv)
     for arg in args:
         if arg in ("-i", "-x"):
             (include if arg == "-i" else exclude).append(next(args))
+        elif arg == "-j":
+            jobs = int(next(args))
         elif arg == "--":
             pytest_args = list(args)
         else:
             pytest_args.append(arg)
+    return include, exclude, jobs, pytest_args
+
+
+def _run(name: str, command: list[str], env: dict[str, str], captured: bool) -> bool:
+    """Run one entry; with ``captured``, print its whole output once it ends, so parallel entries never interleave."""
+    started = time.monotonic()
+    if not captured:
+        ok = subprocess.run(command, env=env, check=False).returncode == 0
+    else:
+        with tempfile.TemporaryFile("w+") as output:
+            ok = subprocess.run(command, env=env, stdout=output, stderr=subprocess.STDOUT, check=False).returncode == 0
+            output.seek(0)
+            sys.stdout.write(output.read())
+    print(f"{name}: {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.0f} s", flush=True)
+    return ok
+
+
+def main(argv: list[str]) -> int:
+    """Run ``hatch test`` on each selected matrix entry whose Python exists; end with a line counting them.
+
+    ``-i python=3.12`` / ``-x django=4.2,5.2`` select entries as ``hatch test`` does, ``-j 2`` runs two at
+    once; what follows ``--`` goes to pytest.
+    """
+    include, exclude, jobs, pytest_args = _parse(argv)
     env = {k: v for k, v in os.environ.items() if k not in ("HATCH_ENV_ACTIVE", "VIRTUAL_ENV")}
     shown = subprocess.run(
         _hatch("env", "show", "--json", TEST_MATRIX), capture_output=True, text=True, check=True, env=env
     )
     configs: dict[str, dict] = json.loads(shown.stdout)
-    passed, failed, skipped = [], [], []
+    runs: dict[str, list[str]] = {}
+    skipped = []
     for name, config in configs.items():
         if not name.startswith(f"{TEST_MATRIX}.py"):
             continue
@@ -107,13 +133,13 @@ def main(argv: list[str]) -> int:
             skipped.append(name)
             print(f"{name}: skipped, no Python {variables['python']} on PATH")
             continue
-        started = time.monotonic()
-        command = _hatch(
+        runs[name] = _hatch(
             "test", "-i", f"python={variables['python']}", "-i", f"django={variables['django']}", *pytest_args
         )
-        ok = subprocess.run(command, env=env, check=False).returncode == 0
-        (passed if ok else failed).append(name)
-        print(f"{name}: {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.0f} s", flush=True)
+    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+        outcomes = dict(zip(runs, pool.map(lambda name: _run(name, runs[name], env, jobs > 1), runs), strict=True))
+    passed = [name for name, ok in outcomes.items() if ok]
+    failed = [name for name, ok in outcomes.items() if not ok]
     if failed:
         print("failed: " + ", ".join(failed))
     print(f"environments: {len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped")
