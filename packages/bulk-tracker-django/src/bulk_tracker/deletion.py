@@ -178,7 +178,9 @@ class ReportingOnDelete:
         # Django may have deferred all but the key columns: load the rows whole, once per batch.
         objs = list(sub_objs.defer(None) if isinstance(sub_objs, models.QuerySet) else sub_objs)
         if not objs:
-            return  # nothing to set (and SET(callable) need not be called)
+            # Nothing to set; still Django's call (4.2 calls SET(callable) even then, and its error is Django's).
+            self.original(collector, field, objs, using)
+            return
         spy = _FieldUpdateSpy(collector)
         self.original(spy, field, objs, using)
         if spy.values:
