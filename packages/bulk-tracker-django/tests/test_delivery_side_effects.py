@@ -234,3 +234,26 @@ def test_a_commit_inside_suspended_delivers_what_was_queued_before_with_tracking
     assert [[o.changed_values for o in c.objects] for c in stock] == [[{"stock": 0}]]
     assert stock[0].tracking_info is info
     assert Book.objects.filter(stock=7).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_related_manager_in_autocommit(capture_signals, caplog, bulk):
+    """``remove()`` (bulk): one tracked update() in autocommit, so the failure is raised. ``set()`` wraps
+    its writes in a transaction of its own (limit, docs/guarantees.md): the failure is logged at that
+    commit, not raised. Either way the write stands and the delivery is made."""
+    ann = Author.objects.create(name="Ann")
+    book = Book.objects.create(title="Dune", author=ann)
+    with (
+        capture_signals() as captured,
+        connected(post_update_signal, failing, Book),
+        caplog.at_level(logging.ERROR, logger="bulk_tracker"),
+    ):
+        if bulk:
+            with pytest.raises(BoomError):
+                ann.books.remove(book)
+        else:
+            ann.books.set([], bulk=False)  # Django: atomic(), then remove(bulk=False): save() of each book
+    assert [(c.kind, c.sender) for c in captured.calls] == [("update", Book)]
+    assert len(failures_logged(caplog)) == (0 if bulk else 1)
+    assert Book.objects.get().author is None
