@@ -162,7 +162,7 @@ def schedule(deliveries: Deliveries, using: str) -> None:
     if held is not None and held.using != using:
         held = None
     if held is None and not connections[using].in_atomic_block:
-        _raise_first(bind_tracking_state(_send_each)(deliveries))
+        _raise_first(_send_each(deliveries))  # autocommit: now, in the state of now
         return
     transaction.on_commit(OnCommit(deliveries, held), using=using)
 
