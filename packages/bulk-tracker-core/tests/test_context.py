@@ -7,6 +7,7 @@ import pytest
 
 from bulk_tracker_core import (
     TrackingInfo,
+    bind_tracking_state,
     current_tracking_info,
     is_suspended,
     resolve_tracking_info,
@@ -127,6 +128,37 @@ def test_suspended_decorates_sync_and_async():
     assert sync_job() is True
     assert asyncio.run(async_job()) is True
     assert not is_suspended()
+
+
+def state() -> tuple[TrackingInfo | None, bool]:
+    return current_tracking_info(), is_suspended()
+
+
+def test_a_bound_function_runs_in_the_state_it_was_bound_in():
+    info = TrackingInfo(comment="queued")
+    with tracking(info):
+        bound = bind_tracking_state(lambda *args, **kwargs: (state(), args, kwargs))
+    with suspended(), tracking(comment="at commit"):
+        assert bound(1, k=2) == ((info, False), (1,), {"k": 2})
+        assert state() == (TrackingInfo(comment="at commit"), True)
+    with suspended():
+        bound_suspended = bind_tracking_state(state)
+    assert bound_suspended() == (None, True)
+    assert state() == (None, False)
+
+
+def test_a_bound_function_that_raises_restores_the_callers_state():
+    with tracking(comment="queued"):
+
+        @bind_tracking_state
+        def fail() -> None:
+            with suspended():
+                raise ValueError(current_tracking_info())
+
+    with suspended(), pytest.raises(ValueError, match="queued"):
+        fail()
+    assert fail.__name__ == "fail"
+    assert state() == (None, False)
 
 
 def test_same_object_reentered_nested():

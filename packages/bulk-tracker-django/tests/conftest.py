@@ -27,8 +27,8 @@ class Recorder:
         self._depth = 0
 
     def record(self, signal: Signal, sender: type[Model], objects: list[Any], **kwargs: Any) -> None:
-        """The receiver: one call recorded per delivery, even if its callback is run twice."""
-        if self._depth and not any(call.objects is objects for call in self.calls):
+        """The receiver: every signal call inside the blocks, each time it is made."""
+        if self._depth:
             self.calls.append(
                 SignalCall(KINDS[signal], sender, objects, kwargs.get("tracking_info_"), kwargs.get("using"))
             )

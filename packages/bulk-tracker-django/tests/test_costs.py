@@ -1,5 +1,6 @@
 """Statements a tracked operation issues, against Django's own."""
 
+import django
 import pytest
 from django.db import connection, models
 from django.db.models import F
@@ -107,4 +108,6 @@ def test_set_null_adds_one_read_per_related_batch(received):
     assert [(c.kind, len(c.objects)) for c in received.calls] == [("update", 50), ("delete", 1)]
     # the reviews of each SET_* relation read whole (3), one UPDATE for the rows that point at it, DELETE;
     # where the backend has row locks, the critic and the reviews re-read under a lock, once each
-    assert len(statements) == (7 if connection.features.has_select_for_update else 5)
+    # Django 4.2 itself calls SET(anonymous_critic) with no fallback review to set: its SELECT of the critic
+    djangos_own = 1 if django.VERSION < (5, 0) else 0
+    assert len(statements) == (7 if connection.features.has_select_for_update else 5) + djangos_own

@@ -1,5 +1,6 @@
 """Deletes: one post_delete_signal per model and operation, CASCADE included; SET_* as updates."""
 
+import django
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection, transaction
@@ -10,6 +11,7 @@ from helpers import connected
 
 from bulk_tracker import TrackingInfo, tracking
 from bulk_tracker.helper_objects import ModifiedObject
+from bulk_tracker.signals import post_update_signal
 from testapp.models import Author, Book, Clerk, Crate, Critic, Depot, Loan, Post, Publisher, Review
 
 pytestmark = pytest.mark.django_db
@@ -98,6 +100,38 @@ def test_set_null_set_default_and_set_are_reported_as_one_update_per_model(shelf
     assert updated[1].instance.text == "bob on a2"  # loaded whole, not just the key
     assert Review.objects.get(pk=second.pk).fallback_critic_id == anonymous.pk
     assert third.pk not in [o.instance.pk for o in updated]
+
+
+class Rollback(Exception):  # noqa: N818 - rolls the rehearsal back
+    pass
+
+
+def delete_outcome(instance):
+    """What ``instance.delete()`` returns, or the type of what it raises (in a savepoint rolled back)."""
+    try:
+        with transaction.atomic():
+            result = ("returned", type(instance).objects.get(pk=instance.pk).delete())
+            raise Rollback
+    except Rollback:
+        return result
+    except Exception as error:
+        return ("raised", type(error))
+
+
+def test_a_set_callable_with_nothing_to_set_is_called_as_django_calls_it():
+    """Django 4.2 calls ``SET(callable)`` even when no row refers to the deleted one (5.0+ does not):
+    with a receiver the same call, so the same DoesNotExist from ``anonymous_critic()`` (no such critic)."""
+    critic = Critic.objects.create(name="harsh")  # no review at all, and no "anonymous" critic
+    plain = delete_outcome(critic)  # no receiver: Django's own on_delete
+    calls = []
+    with connected(post_update_signal, lambda **kwargs: calls.append(kwargs), Review):
+        tracked = delete_outcome(critic)
+    assert tracked == plain
+    if django.VERSION < (5, 0):
+        assert plain == ("raised", Critic.DoesNotExist)
+    else:
+        assert plain == ("returned", (1, {"testapp.Critic": 1}))
+    assert calls == []
 
 
 def test_a_row_set_null_and_deleted_by_the_same_delete_is_reported_deleted_only(received):

@@ -231,9 +231,9 @@ def test_robust_mode_logs_each_failure_with_its_traceback_and_delivers_everythin
     assert not Depot.objects.filter(name="d1").exists()  # the write stands
 
 
-def test_without_robust_mode_a_failure_stops_the_deliveries_queued_after_it(shop, capture_signals):
-    """Documented (docs/guarantees.md): the first failure reaches the caller after the commit;
-    Django drops the on_commit callbacks queued after it, here the Clerk delete and a later update."""
+def test_without_robust_mode_a_failure_at_the_commit_is_logged_and_stops_nothing(shop, capture_signals, caplog):
+    """Documented (docs/guarantees.md): in a transaction, the failure is logged at the commit and every
+    other delivery of the commit is made (here the Clerk delete and a later update); nothing is raised."""
 
     def failing(sender, **kwargs):
         raise BoomError
@@ -243,12 +243,45 @@ def test_without_robust_mode_a_failure_stops_the_deliveries_queued_after_it(shop
             Clerk.objects.all().delete()  # Crate update (SET_NULL) first, then the Clerk delete
             Tag.objects.filter(name="a").update(uses=40)
 
-    # the capture is connected first: it sees the failing delivery
-    with capture_signals() as captured, connected(post_update_signal, failing, Crate), pytest.raises(BoomError):
+    with (
+        capture_signals() as captured,  # connected first: it sees the failing delivery
+        connected(post_update_signal, failing, Crate),
+        caplog.at_level(logging.ERROR, logger="bulk_tracker"),
+    ):
         two_operations()
-    assert [(c.kind, c.sender.__name__) for c in captured.calls] == [("update", "Crate")]
+    assert [(c.kind, c.sender.__name__) for c in captured.calls] == [
+        ("update", "Crate"),
+        ("delete", "Clerk"),
+        ("update", "Tag"),
+    ]
+    [record] = [r for r in caplog.records if r.name == "bulk_tracker"]
+    assert record.exc_info[0] is BoomError
+    assert "testapp.Crate" in record.getMessage()
     assert not Clerk.objects.exists()  # committed
     assert Tag.objects.get(name="a").uses == 40
+
+
+def test_without_robust_mode_in_autocommit_the_first_failure_reaches_the_caller_after_every_delivery(
+    shop, capture_signals, caplog
+):
+    """A delete in autocommit: the SET_NULL update's receiver fails, the Clerk delete is still
+    delivered, then the failure reaches the caller; a second failure is logged, not lost."""
+
+    def failing(sender, **kwargs):
+        raise BoomError(sender.__name__)
+
+    with (
+        capture_signals() as captured,
+        connected(post_update_signal, failing, Crate),
+        connected(post_delete_signal, failing, Clerk),
+        caplog.at_level(logging.ERROR, logger="bulk_tracker"),
+        pytest.raises(BoomError, match="Crate"),
+    ):
+        Clerk.objects.all().delete()
+    assert [(c.kind, c.sender.__name__) for c in captured.calls] == [("update", "Crate"), ("delete", "Clerk")]
+    [record] = [r for r in caplog.records if r.name == "bulk_tracker"]
+    assert (record.exc_info[0], str(record.exc_info[1])) == (BoomError, "Clerk")
+    assert not Clerk.objects.exists()
 
 
 # --- receivers that write ----------------------------------------------------------------------------

@@ -92,12 +92,7 @@ def test_filter_evaluated_twice_writes_and_reports_the_rows_django_writes(ladder
     "ordered",
     [
         pytest.param(lambda qs: qs.order_by("-rank"), id="order_by"),
-        pytest.param(
-            lambda qs: qs.annotate(r=F("rank")).order_by("-r"),
-            id="annotation",
-            # Open: on Django 4.2 with MariaDB the tracked call returns where the plain twin raises.
-            marks=pytest.mark.xfail(django.VERSION < (5, 0), reason="open defect on Django 4.2", strict=False),
-        ),
+        pytest.param(lambda qs: qs.annotate(r=F("rank")).order_by("-r"), id="annotation"),
         pytest.param(lambda qs: qs.filter(rank__gte=2).order_by("-rank", "pk"), id="filtered"),
     ],
 )
@@ -111,7 +106,13 @@ def test_ordered_update_of_unique_column_keeps_django_order(ladders, received, o
         got, tracked_sql = observe(update(Ladder))
     assert got == expected
     assert rows(Ladder) == rows(PlainLadder)
-    if connection.vendor == "mysql":  # Django's UPDATE ... ORDER BY, ours the same
+    by_annotation = bool(ordered(Ladder.objects.all()).query.annotations)
+    if connection.vendor == "mysql" and by_annotation and django.VERSION < (5, 0):
+        # Django 4.2's MySQL compiler drops an ORDER BY on an annotation ("removed in .update()"): rows
+        # are updated in storage order and the unique column collides, for the twin as for ours.
+        assert expected[0] == "raised"
+        assert expected[1].__name__ == "IntegrityError"
+    elif connection.vendor == "mysql":  # Django's UPDATE ... ORDER BY, ours the same
         assert expected[0] == "returned"
         (twin_update,) = [sql for sql in twin_sql if sql.startswith("UPDATE")]
         (tracked_update,) = [sql for sql in tracked_sql if sql.startswith("UPDATE")]

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 from .objects import TrackingInfo, check_tracking_info
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,25 @@ def current_tracking_info() -> TrackingInfo | None:
 def is_suspended() -> bool:
     """True inside ``suspended()``: nothing is tracked and nothing is sent."""
     return _state.get().suspended
+
+
+def bind_tracking_state(func: Callable[P, T]) -> Callable[P, T]:
+    """``func`` bound to the tracking state of now, for work queued now and run later (a delivery at commit).
+
+    Whenever it is called (inside ``suspended()``, in another ``tracking()`` block), ``func`` runs with
+    this moment's TrackingInfo and suspension; the caller's state is back once it returns or raises.
+    """
+    state = _state.get()
+
+    @functools.wraps(func)
+    def bound(*args: P.args, **kwargs: P.kwargs) -> T:
+        token = _state.set(state)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _state.reset(token)
+
+    return bound
 
 
 def resolve_tracking_info(explicit: object = None) -> TrackingInfo | None:

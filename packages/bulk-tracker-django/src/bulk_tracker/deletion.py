@@ -45,7 +45,7 @@ from django.db.models.signals import pre_delete as django_pre_delete
 from bulk_tracker_core import ModifiedObject, TrackingInfo, current_tracking_info, is_suspended, values_equal
 
 from . import rows
-from .delivery import deliver, wants
+from .delivery import Delivery, deliver, delivered_after, schedule, wants
 from .registry import is_tracked, register_patch
 from .rows import pk_order
 from .signals import post_delete_signal, post_update_signal
@@ -75,13 +75,16 @@ class _DeleteRun:
         self.deleted.setdefault(model, []).append(deleted)
         if not self.scheduled:  # inside Django's atomic block: a rollback drops the delivery
             self.scheduled = True
-            transaction.on_commit(self.send, using=self.using)
+            schedule(self.deliveries, self.using)
 
-    def send(self) -> None:
-        """Deliver one post_delete_signal per model, its rows by pk."""
+    def deliveries(self) -> list[Delivery]:
+        """One post_delete_signal per model, its rows by pk (called at the commit)."""
+        made = []
         for model, instances in self.deleted.items():
             instances.sort(key=lambda obj: pk_order(obj.pk))
-            deliver(post_delete_signal, model, [ModifiedObject(obj) for obj in instances], self.info, self.using)
+            objects = [ModifiedObject(obj) for obj in instances]
+            made.append(Delivery(post_delete_signal, model, objects, self.info, self.using))
+        return made
 
 
 _current_run: ContextVar[_DeleteRun | None] = ContextVar("bulk_tracker_delete_run", default=None)
@@ -178,7 +181,9 @@ class ReportingOnDelete:
         # Django may have deferred all but the key columns: load the rows whole, once per batch.
         objs = list(sub_objs.defer(None) if isinstance(sub_objs, models.QuerySet) else sub_objs)
         if not objs:
-            return  # nothing to set (and SET(callable) need not be called)
+            # Nothing to set; still Django's call (4.2 calls SET(callable) even then, and its error is Django's).
+            self.original(collector, field, objs, using)
+            return
         spy = _FieldUpdateSpy(collector)
         self.original(spy, field, objs, using)
         if spy.values:
@@ -237,23 +242,32 @@ def _tracked_collector_delete(collector: Collector) -> Any:
         return django_delete(collector)  # nothing of ours: exactly Django's delete
     using = collector.using
     run = _DeleteRun(using, current_tracking_info())
-    token = _current_run.set(run)
-    try:
-        locks = connections[using].features.has_select_for_update
-        stale = _rows_to_read(collector, reported, locks)
-        if not updates and not stale:
-            return django_delete(collector)  # Django's own statements; post_delete fills the run
-        with transaction.atomic(using=using, savepoint=False):
-            gone = _read_rows(using, run, stale, updates if locks else [])
-            if updates:
-                # A row this delete also removes is reported deleted (with the values it had), not updated.
-                doomed = {
-                    (model._meta.concrete_model, obj.pk) for model, objs in collector.data.items() for obj in objs
-                }
-                _report_updates(updates, pending.info if pending else None, using, doomed | gone)
-            return django_delete(collector)  # on_commit deliveries: dropped if this fails
-    finally:
-        _current_run.reset(token)
+    with delivered_after(using):  # in autocommit, after the delete's own commit has run every callback
+        token = _current_run.set(run)
+        try:
+            return _locked_delete(collector, run, reported, pending)
+        finally:
+            _current_run.reset(token)
+
+
+def _locked_delete(
+    collector: Collector, run: _DeleteRun, reported: list[type[models.Model]], pending: _PendingUpdates | None
+) -> Any:
+    """Django's delete, after the locked re-read of what will be reported and the SET_* reports."""
+    django_delete = _patch.django_delete
+    using = collector.using
+    updates = pending.updates if pending is not None else []
+    locks = connections[using].features.has_select_for_update
+    stale = _rows_to_read(collector, reported, locks)
+    if not updates and not stale:
+        return django_delete(collector)  # Django's own statements; post_delete fills the run
+    with transaction.atomic(using=using, savepoint=False):
+        gone = _read_rows(using, run, stale, updates if locks else [])
+        if updates:
+            # A row this delete also removes is reported deleted (with the values it had), not updated.
+            doomed = {(model._meta.concrete_model, obj.pk) for model, objs in collector.data.items() for obj in objs}
+            _report_updates(updates, pending.info if pending else None, using, doomed | gone)
+        return django_delete(collector)  # on_commit deliveries: dropped if this fails
 
 
 def _rows_to_read(

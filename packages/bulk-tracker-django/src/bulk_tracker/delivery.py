@@ -1,17 +1,41 @@
-"""When and how a signal reaches its receivers: after commit, on the alias that wrote."""
+"""When and how a signal reaches its receivers: after commit, on the alias that wrote.
+
+A delivery is queued with ``transaction.on_commit`` on the alias that wrote, so a rollback (of a
+savepoint too) drops it, and it runs in the tracking state of the moment it was queued (the
+``tracking()`` info; never suspended by a ``suspended()`` block around the commit).
+
+A receiver that raises without robust mode (``Signal.send``: the receivers after it are not called
+for that signal call):
+
+* queued in the caller's transaction, the failure is logged on the ``bulk_tracker`` logger at the
+  commit and the commit's other callbacks (the application's, our other deliveries) still run, as
+  Django's ``on_commit(robust=True)`` does. The write is committed; nothing reaches the caller.
+* in autocommit, every delivery of the write is made and then the first failure reaches the caller
+  (the others are logged), including for a write that commits a transaction of its own (a delete):
+  see :func:`delivered_after`.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.dispatch import Signal
 
-from bulk_tracker_core import ModifiedObject, TrackingInfo, check_tracking_info, is_suspended, tracking
+from bulk_tracker_core import (
+    ModifiedObject,
+    TrackingInfo,
+    bind_tracking_state,
+    check_tracking_info,
+    is_suspended,
+    tracking,
+)
 
 logger = logging.getLogger("bulk_tracker")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,6 +63,110 @@ def accepting_tracking_info(method: F) -> F:
     return cast("F", wrapper)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One signal call: ``signal`` for ``objects`` of ``model``, written on ``using``."""
+
+    signal: Signal
+    model: type[models.Model]
+    objects: list[ModifiedObject[Any]]
+    info: TrackingInfo | None
+    using: str
+
+    def send(self) -> None:
+        """Call the receivers; robust mode logs each failure, otherwise the first one raises."""
+        kwargs = {"sender": self.model, "objects": self.objects, "tracking_info_": self.info, "using": self.using}
+        if self.info is None or not self.info.is_robust:
+            self.signal.send(**kwargs)
+            return
+        for receiver, result in self.signal.send_robust(**kwargs):
+            if isinstance(result, Exception):
+                logger.error(
+                    "bulk_tracker receiver %r failed for %s", receiver, self.model._meta.label, exc_info=result
+                )
+
+
+Deliveries = Callable[[], Sequence[Delivery]]
+Failures = list[tuple[Delivery, Exception]]
+
+
+def _send_each(deliveries: Deliveries) -> Failures:
+    """Make every delivery, whatever the previous ones did; return the failures, in order."""
+    failures: Failures = []
+    for delivery in deliveries():
+        try:
+            delivery.send()
+        except Exception as error:  # reported by the caller: logged or raised
+            failures.append((delivery, error))
+    return failures
+
+
+def _log(failures: Failures) -> None:
+    for delivery, error in failures:
+        logger.error(
+            "bulk_tracker delivery for %s failed after the commit; the write stands",
+            delivery.model._meta.label,
+            exc_info=error,
+        )
+
+
+def _raise_first(failures: Failures) -> None:
+    """Raise the first failure to the caller; log the others."""
+    if failures:
+        _log(failures[1:])
+        raise failures[0][1]
+
+
+@dataclass(eq=False)
+class _Held:
+    """The deliveries of a write that commits its own transaction, made when the write is done."""
+
+    using: str
+    runs: list[Callable[[], Failures]] = field(default_factory=list)
+
+
+_held: ContextVar[_Held | None] = ContextVar("bulk_tracker_held", default=None)
+
+
+class OnCommit:
+    """The ``on_commit`` callback of queued deliveries; ``ran`` is True once a commit (or a test
+    runner simulating one) has called it."""
+
+    def __init__(self, deliveries: Deliveries, held: _Held | None) -> None:
+        self.deliveries = deliveries
+        self.held = held
+        self.ran = False
+        self._send_each = bind_tracking_state(_send_each)  # the state of now, whatever it is at the commit
+
+    def run(self) -> Failures:
+        """Make the deliveries; return the failures."""
+        return self._send_each(self.deliveries)
+
+    def __call__(self) -> None:
+        self.ran = True
+        if self.held is not None:
+            self.held.runs.append(self.run)  # made (and their failures raised) when the write is done
+        else:
+            _log(self.run())  # never raises: the commit's other callbacks run
+
+    def __repr__(self) -> str:
+        return f"<bulk_tracker delivery {getattr(self.deliveries, '__qualname__', self.deliveries)!r}>"
+
+
+def schedule(deliveries: Deliveries, using: str) -> None:
+    """Make ``deliveries()`` when the transaction on ``using`` commits; now in autocommit.
+
+    ``deliveries`` is called at the commit (a delete's rows are known only then).
+    """
+    held = _held.get()
+    if held is not None and held.using != using:
+        held = None
+    if held is None and not connections[using].in_atomic_block:
+        _raise_first(_send_each(deliveries))  # autocommit: now, in the state of now
+        return
+    transaction.on_commit(OnCommit(deliveries, held), using=using)
+
+
 def deliver(
     signal: Signal,
     model: type[models.Model],
@@ -50,18 +178,30 @@ def deliver(
 
     Outside a transaction that is now. A rollback (of a savepoint too) drops the delivery.
     """
-    if not objects:
+    if objects:
+        delivery = Delivery(signal, model, list(objects), tracking_info, using)
+        schedule(lambda: [delivery], using)
+
+
+@contextmanager
+def delivered_after(using: str) -> Iterator[None]:
+    """Around a write that may commit a transaction of its own on ``using`` (autocommit).
+
+    The deliveries it queues are made when the block is done, in order, after the commit's other
+    callbacks; then the first failure reaches the caller. Inside the caller's transaction (or an
+    enclosing block of this kind) it changes nothing. If the block raises, nothing is delivered.
+    """
+    current = _held.get()
+    if connections[using].in_atomic_block or (current is not None and current.using == using):
+        yield
         return
-    objects = list(objects)
-    robust = tracking_info is not None and tracking_info.is_robust
-
-    def send() -> None:
-        kwargs = {"sender": model, "objects": objects, "tracking_info_": tracking_info, "using": using}
-        if not robust:
-            signal.send(**kwargs)
-            return
-        for receiver, result in signal.send_robust(**kwargs):
-            if isinstance(result, Exception):
-                logger.error("bulk_tracker receiver %r failed for %s", receiver, model._meta.label, exc_info=result)
-
-    transaction.on_commit(send, using=using)
+    held = _Held(using)
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+    failures: Failures = []
+    for run in held.runs:
+        failures.extend(run())
+    _raise_first(failures)

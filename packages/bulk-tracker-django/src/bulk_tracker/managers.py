@@ -14,7 +14,7 @@ from bulk_tracker_core import (
     resolve_tracking_info,
 )
 
-from .delivery import deliver, tracking_scope, wants
+from .delivery import deliver, delivered_after, tracking_scope, wants
 from .operations.bulk_create import bulk_create_operation
 from .operations.bulk_update import BulkUpdate
 from .operations.save import UpdateOrCreate, found
@@ -100,7 +100,8 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
         self, defaults: Any = None, *, tracking_info_: TrackingInfo | None = None, **kwargs: Any
     ) -> tuple[M, bool]:
         """Django's ``get_or_create()``; a created row is reported by ``create()``."""
-        with tracking_scope(tracking_info_):
+        self._for_write = True  # as Django's get_or_create(): self.db is the alias it writes to
+        with delivered_after(self.db), tracking_scope(tracking_info_):  # Django's own transaction, in autocommit
             obj, created = super().get_or_create(defaults, **kwargs)
         found(self.model, obj, created)  # the locked row of a running update_or_create()
         return obj, created
@@ -121,7 +122,8 @@ class BulkTrackerQuerySet(models.QuerySet[M]):
                 # Django's own arguments as given: create_defaults exists from Django 5.0 only.
                 return super(BulkTrackerQuerySet, self).update_or_create(*args, **kwargs)
 
-        return UpdateOrCreate(self, info, django_update_or_create).run()
+        with delivered_after(self.db):  # Django's own transaction, in autocommit: save()'s report held to its end
+            return UpdateOrCreate(self, info, django_update_or_create).run()
 
     update_or_create.alters_data = True  # type: ignore[attr-defined]
 

@@ -12,6 +12,7 @@ from django.db import connections
 from django.db.models import Model
 from django.dispatch import Signal
 
+from bulk_tracker.delivery import OnCommit
 from bulk_tracker.helper_objects import ModifiedObject, TrackingInfo
 from bulk_tracker.signals import SIGNALS
 from bulk_tracker_core import ChangeKind
@@ -100,14 +101,16 @@ def capture_signals(
     ``captureOnCommitCallbacks(execute=True)`` does; elsewhere they run at the real commit, so
     enter the block outside your own ``atomic()``. ``senders`` limits the models, ``using`` (an
     alias or several) the databases whose writes are recorded and whose callbacks are run (all by default).
+
+    Every signal call is recorded, each time it is made: a delivery run twice is seen twice. A
+    delivery Django's ``captureOnCommitCallbacks(execute=True)`` already ran inside the block is
+    not run again at its end (other callbacks are, as two nested Django captures do).
     """
     captured = CapturedSignals()
     wanted = set(senders) if senders is not None else None
     aliases = [using] if isinstance(using, str) else list(using) if using is not None else list(connections)
 
     def receiver(signal: Signal, sender: type[Model], objects: list[Any], **kwargs: Any) -> None:
-        if any(call.objects is objects for call in captured.calls):
-            return  # the same delivery run again, e.g. by captureOnCommitCallbacks(execute=True) in the block
         if (wanted is None or sender in wanted) and (using is None or kwargs.get("using") in aliases):
             kind = KINDS[signal]
             captured.calls.append(SignalCall(kind, sender, objects, kwargs.get("tracking_info_"), kwargs.get("using")))
@@ -132,6 +135,8 @@ def _run_on_commit_callbacks(alias: str, start: int) -> None:
         callbacks = pending[start:]
         del pending[start:]  # never run twice, even by an enclosing capture
         for _savepoints, callback, robust in callbacks:
+            if isinstance(callback, OnCommit) and callback.ran:
+                continue  # a delivery already made, by captureOnCommitCallbacks(execute=True) in the block
             if not robust:
                 callback()
                 continue

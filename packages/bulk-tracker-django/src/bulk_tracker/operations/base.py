@@ -33,7 +33,7 @@ from django.dispatch import Signal
 
 from bulk_tracker_core import ModifiedObject, TrackingInfo
 
-from ..delivery import deliver
+from ..delivery import deliver, delivered_after
 
 M = TypeVar("M", bound=models.Model)
 R = TypeVar("R")
@@ -88,9 +88,10 @@ class Operation(ABC, Generic[M, R]):
         """The phases in order; see the module's docstring."""
         if not self.plan():
             return self.untracked()
-        with self.atomic():
-            self.read_before()
-            result = self.write()
-            reports = self.changes()
-        self.deliver(reports)
+        with delivered_after(self.alias):  # in autocommit: every report made, then a failure raised
+            with self.atomic():
+                self.read_before()
+                result = self.write()
+                reports = self.changes()
+            self.deliver(reports)
         return result
