@@ -7,6 +7,7 @@ from typing import Any, ClassVar, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import models
+from django.db.models.signals import class_prepared
 
 from bulk_tracker_core import TrackingInfo, check_tracking_info, resolve_tracking_info
 
@@ -116,3 +117,21 @@ class BulkTrackerModel(models.Model):
         # (a new instance with an existing pk is saved with an UPDATE).
         inserting(self)
         return super()._do_insert(*args, **kwargs)
+
+
+def _generated_fields_set_without_a_read(sender: type[models.Model], **kwargs: Any) -> None:
+    """Let Django set a tracked model's generated fields from ``RETURNING`` without model_utils reading them first.
+
+    model_utils' tracked descriptor loads a deferred field before it is set, so as to record its old
+    value; Django 6.0+ sets each generated field of a new instance from the INSERT's ``RETURNING``,
+    which made that one SELECT per created row, and an error for an MTI child (its pk is not set yet
+    while the parent row is written). A generated field has no old value of the caller's to record:
+    the attribute model_utils checks to stop its own recursion marks it as being set already.
+    """
+    if issubclass(sender, BulkTrackerModel) and not sender._meta.abstract:
+        for field in sender._meta.concrete_fields:
+            if getattr(field, "generated", False):
+                setattr(sender, f"_setting_{field.attname}", True)
+
+
+class_prepared.connect(_generated_fields_set_without_a_read, dispatch_uid="bulk_tracker.generated_fields")

@@ -1,3 +1,5 @@
+import uuid
+
 import django
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.contrib.contenttypes.models import ContentType
@@ -387,3 +389,95 @@ class PlainLadder(models.Model):
 
     rank = models.IntegerField(unique=True)
     name = models.CharField(max_length=20, default="")
+
+
+# --- the differential oracle's schema (test_differential.py): every shape twice, tracked and plain ---
+#
+# Hub -CASCADE-> Courier (a string pk, a filtering default manager) and Parcel; Courier -SET_NULL-> Parcel;
+# Parcel has a unique code, Decimal, datetime, JSON, nullable and (Django 5.0+) generated fields, a
+# GenericRelation to Remark, an MTI child and a proxy; Token has a UUID pk. ``_oracle_world()`` builds
+# one world; the plain one has the same tables, fields and managers with plain Django classes.
+
+
+class ActiveCourierManager(BulkTrackerManager["Courier"]):
+    """Hides couriers that are not active, as a soft-delete manager would."""
+
+    def get_queryset(self) -> BulkTrackerQuerySet["Courier"]:
+        return super().get_queryset().filter(active=True)
+
+
+class PlainActiveCourierManager(models.Manager):
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(active=True)
+
+
+def _oracle_world(prefix: str, base: type[models.Model], couriers: type[models.Manager]) -> dict[str, type]:
+    """The oracle's models, named ``prefix + name``; a tracked world's models carry a FieldTracker."""
+    tracked = base is BulkTrackerModel
+
+    def model(name: str, bases: tuple[type, ...], fields: dict[str, object], **meta: object) -> type:
+        attributes: dict[str, object] = {"__module__": __name__, "__qualname__": prefix + name, **fields}
+        if meta:
+            attributes["Meta"] = type("Meta", (), meta)
+        if tracked and not meta.get("proxy"):
+            attributes["tracker"] = FieldTracker()
+        return type(prefix + name, bases, attributes)
+
+    hub = model(
+        "Hub", (base,), {"name": models.CharField(max_length=20, unique=True), "size": models.IntegerField(default=0)}
+    )
+    courier = model(
+        "Courier",
+        (base,),
+        {
+            "code": models.CharField(max_length=10, primary_key=True),
+            "name": models.CharField(max_length=20, default=""),
+            "active": models.BooleanField(default=True),
+            "hub": models.ForeignKey(hub, null=True, blank=True, on_delete=models.CASCADE, related_name="couriers"),
+            "objects": couriers(),
+        },
+    )
+    remark = model(
+        "Remark",
+        (base,),
+        {
+            "content_type": models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+"),
+            "object_id": models.PositiveIntegerField(),
+            "target": GenericForeignKey("content_type", "object_id"),
+            "text": models.CharField(max_length=20, default=""),
+        },
+    )
+    parcel_fields: dict[str, object] = {
+        "hub": models.ForeignKey(hub, on_delete=models.CASCADE, related_name="parcels"),
+        "courier": models.ForeignKey(
+            courier, null=True, blank=True, on_delete=models.SET_NULL, related_name="parcels"
+        ),
+        "code": models.CharField(max_length=10, unique=True),
+        "qty": models.IntegerField(default=0),
+        "price": models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True),
+        "sent": models.DateTimeField(null=True, blank=True),
+        "data": models.JSONField(default=dict, blank=True),
+        "remarks": GenericRelation(remark),
+    }
+    if django.VERSION >= (5, 0):
+        parcel_fields["doubled"] = models.GeneratedField(
+            expression=models.F("qty") * 2, output_field=models.IntegerField(), db_persist=True
+        )
+    parcel = model("Parcel", (base,), parcel_fields)
+    express = model("ExpressParcel", (parcel,), {"priority": models.IntegerField(default=0)})
+    proxy = model("ParcelProxy", (parcel,), {}, proxy=True)
+    token = model(
+        "Token",
+        (base,),
+        {
+            "id": models.UUIDField(primary_key=True, default=uuid.uuid4),
+            "label": models.CharField(max_length=20, default=""),
+            "weight": models.IntegerField(default=0),
+        },
+    )
+    made = (hub, courier, remark, parcel, express, proxy, token)
+    return {cls.__name__: cls for cls in made}
+
+
+globals().update(_oracle_world("", BulkTrackerModel, ActiveCourierManager))
+globals().update(_oracle_world("Plain", models.Model, PlainActiveCourierManager))
