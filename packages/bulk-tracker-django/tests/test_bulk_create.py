@@ -82,11 +82,20 @@ def test_ignore_conflicts_reports_only_inserted_rows(received):
     with received.committing():
         result = Tag.objects.bulk_create(objs, ignore_conflicts=True)
     assert identical(result, objs)
-    call = received.only("create")
-    assert identical(instances(call), [objs[1], objs[3]])  # of two "blue", the first is inserted
-    assert call.objects == [ModifiedObject(objs[1]), ModifiedObject(objs[3])]
+    assert [obj.pk for obj in objs] == [None] * 4  # as Django leaves them: ignore_conflicts returns no pk
     stored = {name: (pk, color) for pk, name, color in Tag.objects.values_list("pk", "name", "color")}
-    assert stored == {"red": (stored["red"][0], "red"), "blue": (objs[1].pk, "grey"), "green": (objs[3].pk, "grey")}
+    assert stored == {
+        "red": (stored["red"][0], "red"),
+        "blue": (stored["blue"][0], "grey"),
+        "green": (stored["green"][0], "grey"),
+    }
+    call = received.only("create")
+    # Of two "blue", the first is inserted; the reported instances carry the pks read back.
+    assert [(obj.pk, obj.name, obj.color) for obj in instances(call)] == [
+        (stored["blue"][0], "blue", "grey"),
+        (stored["green"][0], "green", "grey"),
+    ]
+    assert [modified.changed_values for modified in call.objects] == [{}, {}]
 
 
 def test_ignore_conflicts_on_the_pk_whatever_unique_fields_say(received):
@@ -94,7 +103,9 @@ def test_ignore_conflicts_on_the_pk_whatever_unique_fields_say(received):
     blue = Tag(name="blue")
     with received.committing():
         Tag.objects.bulk_create([Tag(pk=red.pk, name="pink"), blue], ignore_conflicts=True, unique_fields=["name"])
-    assert received.only("create").objects == [ModifiedObject(blue)]
+    [created] = received.only("create").objects
+    assert (created.instance.pk, created.instance.name) == (Tag.objects.get(name="blue").pk, "blue")
+    assert blue.pk is None  # as Django leaves it
     assert sorted(Tag.objects.values_list("name", flat=True)) == ["blue", "red"]
 
 
@@ -294,18 +305,26 @@ def test_upsert_statements_are_one_locked_read_then_exactly_djangos(received, ki
 def test_upsert_reports_exactly_what_djangos_upsert_did(received, kind):
     objs, options = palette(), {**upsert_options(kind), "batch_size": 1}
     red = Tag.objects.get(name="red")
-    _, djangos_table, _ = as_django_does(objs(), options)
+    _, djangos_table, djangos_pks = as_django_does(objs(), options)
     given = objs()
     with received.committing():
         result = Tag.objects.bulk_create(given, **options)
     assert identical(result, given)
     assert tag_table() == djangos_table
+    # The caller's objects as Django leaves them: their own colors, a pk where the backend returned one.
+    assert [obj.color for obj in given] == ["crimson", "lime", "blue", "green"]
+    assert [obj.pk is None for obj in given] == [pk is None for pk in djangos_pks]
     green = Tag.objects.get(name="green")
     created = received.of("create")
     assert len(created) == 1
-    assert created[0].objects == [ModifiedObject(given[1])]  # the first green inserted the row
-    assert identical(instances(created[0]), [given[1]])
-    assert (given[1].pk, given[1].color) == (green.pk, green.color)  # "lime", or "green" written by the second
+    # The first green inserted the row, reported as stored: "lime", or "green" written by the second.
+    [row] = created[0].objects
+    assert (row.instance.pk, row.instance.name, row.instance.color, row.changed_values) == (
+        green.pk,
+        "green",
+        green.color,
+        {},
+    )
     if kind == "ignore":
         assert [call.kind for call in received.calls] == ["create"]
         return

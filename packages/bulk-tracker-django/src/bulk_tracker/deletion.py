@@ -37,7 +37,6 @@ from django.db import connections, models, transaction
 from django.db.migrations.serializer import BaseSerializer, serializer_factory
 from django.db.migrations.writer import MigrationWriter
 from django.db.models import SET_DEFAULT, SET_NULL
-from django.db.models.base import ModelState
 from django.db.models.deletion import Collector
 from django.db.models.signals import post_delete as django_post_delete
 from django.db.models.signals import pre_delete as django_pre_delete
@@ -70,7 +69,7 @@ class _DeleteRun:
         fresh = self.fresh.get(id(instance), {})
         if fresh is None:
             return  # another transaction deleted it first (and reports it); this DELETE removed nothing
-        deleted = _copy(instance)
+        deleted = rows.copy_instance(instance)
         deleted.__dict__.update(fresh)  # as from_db() stores them: no descriptor (a deferred one would load)
         self.deleted.setdefault(model, []).append(deleted)
         if not self.scheduled:  # inside Django's atomic block: a rollback drops the delivery
@@ -98,18 +97,6 @@ def _collect_deleted(sender: type[models.Model], instance: models.Model, using: 
         # post_delete sent outside Collector.delete() (by hand): reported on its own.
         run = _DeleteRun(using, current_tracking_info())
     run.add(sender, instance)
-
-
-def _copy(instance: models.Model) -> models.Model:
-    """``copy.copy(instance)`` as Django's ``__getstate__``/``__setstate__`` make it, without pickling's detour."""
-    clone = object.__new__(type(instance))
-    clone.__dict__.update(instance.__dict__)
-    state = ModelState()
-    state.__dict__.update(instance._state.__dict__)
-    state.__dict__.pop("peers", None)  # weak references to the other rows of a query (Django 6.1), never copied
-    state.fields_cache = dict(instance._state.fields_cache)
-    clone._state = state
-    return clone
 
 
 def _has_signal_listeners(collector: Collector, model: type[models.Model]) -> bool:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections, models
+from django.db.models.base import ModelState
 from django.db.models.fields.related import ForeignObject
 from django.db.models.sql.subqueries import UpdateQuery
 
@@ -99,6 +100,18 @@ def related_objects(field: ForeignObject, alias: str, values: Iterable[Any]) -> 
     for chunk in chunks(wanted, alias):
         found.update((getattr(obj, target.attname), obj) for obj in manager.filter(**{f"{target.name}__in": chunk}))
     return found
+
+
+def copy_instance(instance: M) -> M:
+    """``copy.copy(instance)`` as Django's ``__getstate__``/``__setstate__`` make it, without pickling's detour."""
+    clone = object.__new__(type(instance))
+    clone.__dict__.update(instance.__dict__)
+    state = ModelState()
+    state.__dict__.update(instance._state.__dict__)
+    state.__dict__.pop("peers", None)  # weak references to the other rows of a query (Django 6.1), never copied
+    state.fields_cache = dict(instance._state.fields_cache)
+    clone._state = state
+    return clone
 
 
 def attribute_values(obj: models.Model, attnames: Iterable[str]) -> Row:

@@ -119,6 +119,7 @@ class Upsert(BulkCreate[M]):
         self.created: list[M] = []  # the objects whose insert created a row
         self.first_insert: dict[tuple[int, Key], M] = {}  # by key: the object whose insert created it
         self.before: dict[int, tuple[M, rows.Row]] = {}  # by id() of a row read: it, its update_fields before
+        self.copies: dict[int, M] = {}  # by id() of a caller's object: the copy reported in its place
 
     def wanted(self) -> bool:
         return super().wanted() or (self.updates and wants(post_update_signal, self.model))
@@ -162,7 +163,7 @@ class Upsert(BulkCreate[M]):
             self.replay(obj)
         caller_order = {id(obj): number for number, obj in enumerate(self.objs)}
         self.created.sort(key=lambda obj: caller_order[id(obj)])
-        created = self.confirm_created()
+        created = [self.copies.get(id(obj), obj) for obj in self.confirm_created()]
         return [
             Report(post_create_signal, self.model, [ModifiedObject(obj) for obj in created]),
             Report(post_update_signal, self.model, self.updated()),
@@ -183,7 +184,14 @@ class Upsert(BulkCreate[M]):
             for key in keys:
                 self.first_insert.setdefault(key, obj)
         elif self.updates:
-            self.write_update(obj, earlier)  # a later object updated the row an earlier one inserted
+            self.write_update(obj, self.reported(earlier))  # a later object updated the row an earlier one inserted
+
+    def reported(self, obj: M) -> M:
+        """The instance reported for the row ``obj`` created: a copy once it differs from what Django returns."""
+        copy = self.copies.get(id(obj))
+        if copy is None:
+            copy = self.copies[id(obj)] = rows.copy_instance(obj)
+        return copy
 
     def write_update(self, obj: M, row: M) -> None:
         """Set on ``row`` the ``update_fields`` that ``obj``'s conflicting insert wrote to it."""
@@ -220,9 +228,14 @@ class Upsert(BulkCreate[M]):
         for chunk in rows.chunks(missing, self.alias, len(key)):
             for pk, *values in self.base.filter(matching([key], chunk)).values_list("pk", *attnames):
                 found[tuple(field.to_python(v) for field, v in zip(key, values, strict=True))] = pk
+        not_found = set()
         for obj in missing:
-            obj.pk = found.get(key_of(obj, key))
-        return {id(obj) for obj in missing if obj.pk is None}
+            pk = found.get(key_of(obj, key))
+            if pk is None:
+                not_found.add(id(obj))
+            else:
+                self.reported(obj).pk = pk  # the caller's object keeps no pk, as Django leaves it
+        return not_found
 
     def silently_skipped(self, given: list[M]) -> set[int]:
         """``id()`` of the objects with a pk that MySQL's INSERT IGNORE skipped without an error.
