@@ -87,3 +87,14 @@ def test_the_old_distribution_installed_too_is_an_error_with_the_fix():
         "to put back the files the uninstall removed."
     )
     assert check_old_distribution() == [error]
+
+
+@pytest.mark.skipif(not hasattr(models, "GeneratedField"), reason="GeneratedField arrived in Django 5.0")
+def test_a_field_tracker_that_tracks_a_generated_field_is_a_warning():
+    from bulk_tracker.checks import generated_field_warnings
+    from testapp.models import Gauge, Parcel
+
+    (warning,) = generated_field_warnings([Gauge, Parcel])  # Parcel's tracker leaves its generated field out
+    assert (warning.id, warning.obj) == ("bulk_tracker.W004", Gauge)
+    assert warning.msg.startswith("testapp.Gauge.tracker tracks the generated field(s) doubled.")
+    assert "FieldTracker(fields=[...])" in warning.hint

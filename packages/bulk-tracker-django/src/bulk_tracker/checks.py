@@ -64,6 +64,40 @@ def field_tracker_warnings(models_to_check: Iterable[type[models.Model]]) -> lis
     ]
 
 
+@register(Tags.compatibility)
+def check_tracked_generated_fields(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W004: a FieldTracker that tracks a GeneratedField (model_utils reads it back after every save)."""
+    configs = app_configs or apps.get_app_configs()
+    return generated_field_warnings(model for config in configs for model in config.get_models())
+
+
+def generated_field_warnings(models_to_check: Iterable[type[models.Model]]) -> list[CheckMessage]:
+    """W004 for each tracked model of ``models_to_check`` whose FieldTrackers track a generated field."""
+    from .operations.save import field_trackers
+
+    messages: list[CheckMessage] = []
+    for model in models_to_check:
+        if not is_tracked(model):
+            continue
+        generated = {f.attname for f in model._meta.concrete_fields if getattr(f, "generated", False)}
+        for tracker in field_trackers(model):
+            tracked = sorted(name for name in tracker.fields if tracker.field_map.get(name, name) in generated)
+            if tracked:
+                messages.append(
+                    Warning(
+                        f"{model._meta.label}.{tracker.name} tracks the generated field(s) {', '.join(tracked)}. "
+                        "model_utils reads each tracked field after save(); a generated field Django leaves "
+                        "deferred (MariaDB and MySQL return none) costs one more SELECT per save, and a save "
+                        "that fails before Django sets it (an IntegrityError) recurses until RecursionError.",
+                        hint="Leave generated fields out: FieldTracker(fields=[...]) naming the fields you save. "
+                        "bulk_tracker reports a generated field's new value from the row either way.",
+                        obj=model,
+                        id="bulk_tracker.W004",
+                    )
+                )
+    return messages
+
+
 _DATABASE_ON_DELETE = tuple(
     handler
     for handler in (getattr(models, name, None) for name in ("DB_CASCADE", "DB_SET_NULL", "DB_SET_DEFAULT"))

@@ -399,10 +399,10 @@ class PlainLadder(models.Model):
 # one world; the plain one has the same tables, fields and managers with plain Django classes.
 
 
-class ActiveCourierManager(BulkTrackerManager["Courier"]):
+class ActiveCourierManager(BulkTrackerManager[models.Model]):
     """Hides couriers that are not active, as a soft-delete manager would."""
 
-    def get_queryset(self) -> BulkTrackerQuerySet["Courier"]:
+    def get_queryset(self) -> BulkTrackerQuerySet[models.Model]:
         return super().get_queryset().filter(active=True)
 
 
@@ -414,13 +414,24 @@ class PlainActiveCourierManager(models.Manager):
 def _oracle_world(prefix: str, base: type[models.Model], couriers: type[models.Manager]) -> dict[str, type]:
     """The oracle's models, named ``prefix + name``; a tracked world's models carry a FieldTracker."""
     tracked = base is BulkTrackerModel
+    base_model = base
 
     def model(name: str, bases: tuple[type, ...], fields: dict[str, object], **meta: object) -> type:
         attributes: dict[str, object] = {"__module__": __name__, "__qualname__": prefix + name, **fields}
         if meta:
             attributes["Meta"] = type("Meta", (), meta)
-        if tracked and not meta.get("proxy"):
-            attributes["tracker"] = FieldTracker()
+        if tracked and not meta.get("proxy"):  # every field but the generated ones, as check W004 advises
+            parents = [f.name for base in bases if base is not base_model for f in base._meta.concrete_fields]
+            own = [
+                key
+                for key, value in fields.items()
+                if isinstance(value, models.Field)
+                and not isinstance(value, (GenericRelation, GenericForeignKey))
+                and not getattr(value, "generated", False)
+            ]
+            auto_pk = [] if parents or any(getattr(v, "primary_key", False) for v in fields.values()) else ["id"]
+            names = [name for name in [*auto_pk, *parents, *own] if name != "doubled"]
+            attributes["tracker"] = FieldTracker(fields=names)
         return type(prefix + name, bases, attributes)
 
     hub = model(
@@ -449,9 +460,7 @@ def _oracle_world(prefix: str, base: type[models.Model], couriers: type[models.M
     )
     parcel_fields: dict[str, object] = {
         "hub": models.ForeignKey(hub, on_delete=models.CASCADE, related_name="parcels"),
-        "courier": models.ForeignKey(
-            courier, null=True, blank=True, on_delete=models.SET_NULL, related_name="parcels"
-        ),
+        "courier": models.ForeignKey(courier, null=True, blank=True, on_delete=models.SET_NULL, related_name="parcels"),
         "code": models.CharField(max_length=10, unique=True),
         "qty": models.IntegerField(default=0),
         "price": models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True),

@@ -251,8 +251,11 @@ class Upsert(BulkCreate[M]):
 
 
 def unique_keys(model: type[models.Model], unique_fields: Sequence[str] | None) -> list[Fields]:
-    """The field tuples an insert of ``model`` can conflict on: ``unique_fields``, or every unique key."""
-    opts = model._meta
+    """The field tuples an insert of ``model`` can conflict on: ``unique_fields``, or every unique key.
+
+    A proxy's keys are its concrete model's (it declares no fields of its own).
+    """
+    opts = model._meta.concrete_model._meta
     if unique_fields:
         return [tuple(opts.pk if name == "pk" else opts.get_field(name) for name in unique_fields)]
     keys: list[Fields] = [(opts.pk,)]
