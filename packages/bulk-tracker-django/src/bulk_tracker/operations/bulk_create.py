@@ -8,7 +8,9 @@ Strategies, chosen once per call from its options:
   overwritten; Django's own INSERT; then the objects are replayed in Django's insert order against
   the rows read, to tell inserted from updated and skipped. Where the backend returned no pk, one
   read by another unique key fills it in; MySQL's INSERT IGNORE may skip a row silently, so there
-  the pks of the created rows are read back too. A row inserted by another transaction between the
+  the pks of the created rows are read back too. An update is compared as the column stores it; a
+  value only the database knows how it stores (a Decimal tie, an expression) is read back, once per
+  chunk. A row inserted by another transaction between the
   read and the insert is reported created by both (docs/guarantees.md).
 """
 
@@ -119,6 +121,7 @@ class Upsert(BulkCreate[M]):
         self.created: list[M] = []  # the objects whose insert created a row
         self.first_insert: dict[tuple[int, Key], M] = {}  # by key: the object whose insert created it
         self.before: dict[int, tuple[M, rows.Row]] = {}  # by id() of a row read: it, its update_fields before
+        self.unsure: dict[int, M] = {}  # by id(): rows written a value only a read can tell as stored
 
     def wanted(self) -> bool:
         return super().wanted() or (self.updates and wants(post_update_signal, self.model))
@@ -163,6 +166,7 @@ class Upsert(BulkCreate[M]):
         caller_order = {id(obj): number for number, obj in enumerate(self.objs)}
         self.created.sort(key=lambda obj: caller_order[id(obj)])
         created = self.confirm_created()
+        self.read_unsure()
         return [
             Report(post_create_signal, self.model, [ModifiedObject(obj) for obj in created]),
             Report(post_update_signal, self.model, self.updated()),
@@ -186,9 +190,24 @@ class Upsert(BulkCreate[M]):
             self.write_update(obj, earlier)  # a later object updated the row an earlier one inserted
 
     def write_update(self, obj: M, row: M) -> None:
-        """Set on ``row`` the ``update_fields`` that ``obj``'s conflicting insert wrote to it."""
+        """Set on ``row`` the ``update_fields`` that ``obj``'s conflicting insert wrote to it, as stored."""
         for field in self.update_fields:
-            setattr(row, field.attname, field.to_python(getattr(obj, field.attname)))
+            value = getattr(obj, field.attname)
+            stored = rows.stored_value(field, value, self.alias)
+            if stored is rows.UNKNOWN:
+                self.unsure[id(row)] = row  # read_unsure() sets what the column holds
+                stored = value
+            setattr(row, field.attname, stored)
+
+    def read_unsure(self) -> None:
+        """Set on each row in ``unsure`` its ``update_fields`` as stored: one read per chunk."""
+        pk_field = self.model._meta.pk
+        unsure = {pk_field.to_python(row.pk): row for row in self.unsure.values() if row.pk is not None}
+        attnames = [field.attname for field in self.update_fields]
+        for chunk in rows.chunks(rows.pk_sorted(unsure), self.alias):
+            for pk, *values in self.base.filter(pk__in=chunk).values_list("pk", *attnames):
+                for attname, value in zip(attnames, values, strict=True):
+                    setattr(unsure[pk], attname, value)
 
     def updated_values(self, row: M) -> rows.Row:
         """``row``'s values of the ``update_fields``, by attname."""
