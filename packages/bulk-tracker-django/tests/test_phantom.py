@@ -1,23 +1,24 @@
-"""Changes that did not happen are not reported (issue 14).
+"""Changes that did not happen and inserts that did not happen are not reported (issue 14).
 
 A value the column stores equal to what it holds is no change: a Decimal finer than the column's
-places, a naive datetime that is the stored aware moment, a string. Every case runs beside the plain
-twin (``PlainTally``, ``PlainLedger``, same columns and constraints): the tables must end up the same,
-Django's return value must be the same, and what is reported must be what the database holds, as
-Django reads it back.
+places, a naive datetime that is the stored aware moment, a string. A row that an INSERT ignoring
+conflicts skipped (for a partial unique index, a CHECK constraint, another row of the same call) is
+not reported created. Every case runs beside the plain twin (``PlainTally``, ``PlainLedger``, same
+columns and constraints): the tables must end up the same, Django's return value and error must be
+the same, and what is reported must be what the database holds, as Django reads it back.
 """
 
 import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from helpers import sql_of
 
 from bulk_tracker import suspended
 from bulk_tracker.helper_objects import ModifiedObject
-from testapp.models import Ledger, PlainLedger, PlainTally, Tally
+from testapp.models import Ledger, PlainLedger, PlainTally, Tag, Tally
 
 pytestmark = [
     pytest.mark.django_db,
@@ -267,3 +268,132 @@ def test_save_of_a_decimal_the_column_rounds_reports_the_old_value(received):
         ledger.save()
     assert Ledger.objects.get().amount == Decimal("10.46")
     assert received.only("update").objects == [ModifiedObject(ledger, {"amount": Decimal("10.00")})]
+
+
+# --- 4. bulk_create(ignore_conflicts=True): exactly the rows inserted are reported created ---
+
+
+def ignoring(received, rows, existing=()):
+    """``bulk_create(ignore_conflicts=True)`` of ``rows`` (dicts) into Tally (tracked) and PlainTally.
+
+    Both start with ``existing``. Returns the tracked objects, with the codes each table gained; raises
+    the error both raised.
+    """
+    for values in existing:
+        twins(**values)
+    before = {code for (code,) in table(PlainTally, "code")}
+    objs, plain = [Tally(**values) for values in rows], [PlainTally(**values) for values in rows]
+    errors = []
+    for model, given in ((Tally, objs), (PlainTally, plain)):
+        try:
+            with transaction.atomic(), received.committing():
+                assert model.objects.bulk_create(given, ignore_conflicts=True) == given
+        except IntegrityError as error:
+            errors.append(type(error))
+    assert errors in ([], [IntegrityError, IntegrityError])  # the same error, or none
+    assert table(Tally) == table(PlainTally)
+    if errors:
+        assert received.calls == []
+        raise IntegrityError
+    return objs, {code for (code,) in table(PlainTally, "code")} - before
+
+
+def created(received):
+    """The objects of the one create call made (none: no call)."""
+    calls = [call for call in received.calls if call.sender is Tally]
+    assert [call.kind for call in calls] in ([], ["create"])
+    return [modified.instance for call in calls for modified in call.objects]
+
+
+def assert_created_exactly(received, objs, new_codes):
+    """Each new row reported once, by the object that inserted it, with its stored pk; nothing else."""
+    instances = created(received)
+    assert sorted(obj.code for obj in instances) == sorted(new_codes)
+    assert all(any(obj is given for given in objs) for obj in instances)  # the caller's objects
+    stored = {row.code: row for row in Tally.objects.filter(code__in=new_codes)}
+    for obj in instances:
+        assert obj.pk == stored[obj.code].pk
+        assert [getattr(obj, name) for name in ("slug", "active", "qty")] == [
+            getattr(stored[obj.code], name) for name in ("slug", "active", "qty")
+        ]
+
+
+PKS = {"without": lambda n: {}, "with": lambda n: {"pk": 900 + n}}
+
+
+@pytest.mark.parametrize("pks", list(PKS))
+def test_rows_skipped_for_a_partial_unique_index_are_not_reported_created(received, pks):
+    """MariaDB has no partial index (Django creates none there): every row is inserted."""
+    rows = [
+        {"code": "b", "slug": "s", "active": True},  # an active "s" exists
+        {"code": "c", "slug": "s", "active": False},
+        {"code": "d", "slug": "t", "active": True},
+        {"code": "e", "slug": "t", "active": True},  # "d" of the same call is an active "t"
+    ]
+    rows = [{**values, **PKS[pks](n)} for n, values in enumerate(rows)]
+    objs, new_codes = ignoring(received, rows, existing=[{"code": "a", "slug": "s", "active": True}])
+    expected = {"b", "c", "d", "e"} if not connection.features.supports_partial_indexes else {"c", "d"}
+    assert new_codes == expected
+    assert_created_exactly(received, objs, new_codes)
+
+
+@pytest.mark.parametrize("pks", list(PKS))
+def test_rows_skipped_for_a_check_constraint_are_not_reported_created(received, pks):
+    """SQLite's INSERT OR IGNORE and MariaDB's INSERT IGNORE skip such a row; PostgreSQL refuses the insert."""
+    rows = [{"code": "x", "qty": -1}, {"code": "y", "qty": 1}, {"code": "z", "qty": -5}]
+    rows = [{**values, **PKS[pks](n)} for n, values in enumerate(rows)]
+    try:
+        objs, new_codes = ignoring(received, rows)
+    except IntegrityError:
+        assert connection.vendor == "postgresql"
+        assert not Tally.objects.exists()
+        return
+    assert new_codes == {"y"}
+    assert_created_exactly(received, objs, new_codes)
+
+
+@pytest.mark.parametrize("pks", list(PKS))
+def test_of_rows_sharing_a_key_in_one_call_the_one_inserted_is_reported(received, pks):
+    rows = [
+        {"code": "u", "slug": "first"},
+        {"code": "u", "slug": "second"},
+        {"code": "v", "slug": "skipped", "qty": -1},  # refused by the CHECK: the next "v" is inserted
+        {"code": "v", "slug": "inserted", "qty": 2},
+    ]
+    if connection.vendor == "postgresql":
+        rows = [values for values in rows if values.get("qty", 0) >= 0]  # PostgreSQL refuses the whole insert
+    rows = [{**values, **PKS[pks](n)} for n, values in enumerate(rows)]
+    objs, new_codes = ignoring(received, rows)
+    assert new_codes == {"u", "v"}
+    assert_created_exactly(received, objs, new_codes)
+    assert sorted(obj.slug for obj in created(received)) == ["first", "inserted"]
+
+
+def test_rows_given_the_same_pk_in_one_call_the_one_inserted_is_reported(received):
+    rows = [
+        {"pk": 900, "code": "p", "qty": -1},  # refused by the CHECK where it is skipped, not raised
+        {"pk": 900, "code": "q"},
+        {"pk": 900, "code": "r"},  # the pk is taken by then
+    ]
+    if connection.vendor == "postgresql":
+        rows = rows[1:]
+    objs, new_codes = ignoring(received, rows)
+    assert new_codes == {"q"}
+    assert_created_exactly(received, objs, new_codes)
+
+
+def test_ignore_conflicts_with_pks_reads_back_only_where_a_row_may_be_skipped_unseen(received):
+    """Tag has no constraint a locked read by its keys misses: where the database raises for the
+    others (PostgreSQL, SQLite), the objects with a pk cost no read after the insert. MariaDB's
+    INSERT IGNORE skips a row silently for a foreign key or a NOT NULL too: one read there."""
+    Tag.objects.create(name="red")
+
+    def insert(queryset, offset):
+        objs = [Tag(pk=offset + 1, name="red"), Tag(pk=offset + 2, name=f"new{offset}")]
+        return sql_of(lambda: queryset.bulk_create(objs, ignore_conflicts=True))
+
+    djangos = insert(models.QuerySet(Tag), 900)
+    with received.committing():
+        ours = insert(Tag.objects, 950)
+    assert [o.instance.name for o in received.only("create").objects] == ["new950"]
+    assert len(ours) == len(djangos) + 1 + (1 if connection.vendor == "mysql" else 0)
