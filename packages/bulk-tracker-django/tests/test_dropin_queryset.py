@@ -249,7 +249,7 @@ def test_a_decimal_the_database_rounds_is_delivered_as_stored(received):
     stored = Ledger.objects.get(pk=objs[0].pk).amount
     assert stored == PlainLedger.objects.get(pk=objs[1].pk).amount == Decimal("2.35")
     assert (repr(changed.instance.amount), changed.changed_values) == (repr(stored), {"amount": Decimal("1.00")})
-    assert len(ours) == len(djangos) + 1 + REREAD
+    assert len(ours) == len(djangos) + 1  # not a tie: every backend rounds it alike, no read after
 
 
 def test_a_decimal_the_database_rounds_to_the_stored_value_is_not_a_change(received):
@@ -257,7 +257,7 @@ def test_a_decimal_the_database_rounds_to_the_stored_value_is_not_a_change(recei
     ours, djangos = tracked_and_plain_bulk_update(received, objs, ["amount"], amount=Decimal("1.0012"))
     assert PlainLedger.objects.get(pk=objs[1].pk).amount == Decimal("1.00")
     assert received.calls == []
-    assert len(ours) == len(djangos) + 1 + REREAD
+    assert len(ours) == len(djangos) + 1
 
 
 def test_deferred_objects_cost_no_extra_read(received):

@@ -15,6 +15,7 @@ from django.db import connections, models
 from django.db.models.base import ModelState
 from django.db.models.fields.related import ForeignObject
 from django.db.models.sql.subqueries import UpdateQuery
+from django.utils import timezone
 
 from .backends import AnyOf, chunks, has_array_membership
 from .backends import max_params as max_params  # where callers find them
@@ -237,7 +238,7 @@ def stored_value(field: models.Field[Any, Any], value: Any, alias: str) -> Any:
     """The value Django reads back from ``field``'s column after writing ``value`` there, or ``UNKNOWN``.
 
     Known only for Django's own field types and plain values; expressions, custom fields and values
-    the database would round (a Decimal finer than the column's places) are ``UNKNOWN``.
+    each backend stores its own way (a Decimal half a unit of the column's last place) are ``UNKNOWN``.
     """
     if hasattr(value, "resolve_expression"):
         return UNKNOWN
@@ -280,13 +281,18 @@ def _stored_decimal(field: Any, value: Any, alias: str) -> Any:
     number = field.to_python(value)
     if not number.is_finite():
         return UNKNOWN
+    if connections[alias].vendor == "sqlite" and len(number.as_tuple().digits) > _SQLITE_EXACT_DIGITS:
+        return UNKNOWN  # kept as a REAL
     places = field.decimal_places
-    stored = number.quantize(decimal.Decimal(1).scaleb(-places)) if places is not None else number
-    if stored != number:
-        return UNKNOWN  # rounded by the database, each backend its own way
-    if connections[alias].vendor == "sqlite" and len(stored.as_tuple().digits) > _SQLITE_EXACT_DIGITS:
-        return UNKNOWN
-    return stored
+    if places is None:
+        return number
+    step = decimal.Decimal(1).scaleb(-places)
+    try:
+        stored = number.quantize(step, rounding=decimal.ROUND_HALF_EVEN)
+        # Every backend rounds to the nearest; a tie, each its own way (Django's SQLite to even).
+        return stored if stored == number.quantize(step, rounding=decimal.ROUND_HALF_UP) else UNKNOWN
+    except decimal.InvalidOperation:
+        return UNKNOWN  # more digits than a Decimal context holds: the database decides, or refuses
 
 
 def _stored_datetime(field: Any, value: Any, alias: str) -> Any:
@@ -296,9 +302,14 @@ def _stored_datetime(field: Any, value: Any, alias: str) -> Any:
     if moment is None:
         return UNKNOWN
     aware = moment.utcoffset() is not None
-    if settings.USE_TZ:
-        return moment.astimezone(datetime.timezone.utc) if aware else UNKNOWN  # naive: Django warns, then guesses
-    return UNKNOWN if aware else moment
+    if not settings.USE_TZ:
+        return UNKNOWN if aware else moment
+    try:
+        if not aware:  # as DateTimeField.get_prep_value() writes it: in the default time zone
+            moment = timezone.make_aware(moment, timezone.get_default_timezone())
+        return moment.astimezone(datetime.timezone.utc)
+    except (ValueError, OverflowError):
+        return UNKNOWN  # out of range in UTC: the write decides
 
 
 _STORED: dict[type[Any], Callable[[Any, Any, str], Any]] = {

@@ -490,3 +490,44 @@ def _oracle_world(prefix: str, base: type[models.Model], couriers: type[models.M
 
 globals().update(_oracle_world("", BulkTrackerModel, ActiveCourierManager))
 globals().update(_oracle_world("Plain", models.Model, PlainActiveCourierManager))
+# --- changes and inserts that did not happen (test_phantom.py): constraints an insert may skip a row for ---
+
+_CHECK = "condition" if django.VERSION >= (5, 1) else "check"  # CheckConstraint's keyword
+
+
+def _tally_constraints(prefix: str) -> list[models.BaseConstraint]:
+    return [
+        # MySQL and MariaDB have no partial index: Django creates none there.
+        models.UniqueConstraint(fields=["slug"], condition=models.Q(active=True), name=f"{prefix}_active_slug"),
+        models.CheckConstraint(**{_CHECK: models.Q(qty__gte=0)}, name=f"{prefix}_qty_not_negative"),
+    ]
+
+
+class Tally(BulkTrackerModel):
+    """A unique code (nullable), a slug unique among active rows, a CHECK on qty; a Decimal and a datetime."""
+
+    code = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    slug = models.CharField(max_length=20, default="")
+    active = models.BooleanField(default=False)
+    qty = models.IntegerField(default=0)
+    amount = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    at = models.DateTimeField(null=True, blank=True)
+
+    tracker = FieldTracker()
+
+    class Meta:
+        constraints = _tally_constraints("tally")
+
+
+class PlainTally(models.Model):
+    """Tally's untracked twin, with the same constraints: what plain Django does."""
+
+    code = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    slug = models.CharField(max_length=20, default="")
+    active = models.BooleanField(default=False)
+    qty = models.IntegerField(default=0)
+    amount = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = _tally_constraints("plain_tally")

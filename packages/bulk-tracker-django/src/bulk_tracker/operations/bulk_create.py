@@ -7,9 +7,13 @@ Strategies, chosen once per call from its options:
   conflict, by every unique key the insert can conflict on, so that old values are the ones really
   overwritten; Django's own INSERT; then the objects are replayed in Django's insert order against
   the rows read, to tell inserted from updated and skipped. Where the backend returned no pk, one
-  read by another unique key fills it in; MySQL's INSERT IGNORE may skip a row silently, so there
-  the pks of the created rows are read back too. A row inserted by another transaction between the
-  read and the insert is reported created by both (docs/guarantees.md).
+  read by another unique key fills it in. An update is compared as the column stores it; a value
+  only the database knows how it stores (a Decimal tie, an expression) is read back, once per chunk.
+  Where an INSERT that ignores conflicts may skip a row for a constraint the locked read cannot see
+  (``may_skip_unseen()``: a partial unique index, a CHECK on SQLite, on MySQL a foreign key or NOT
+  NULL too), the rows of the new objects' keys are read back instead: exactly those are reported
+  created. A row inserted by another transaction between the read and the insert is reported
+  created by both (docs/guarantees.md).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any, TypeVar
 from django.db import connections, models
 from django.db.models import Q
 
-from bulk_tracker_core import ModifiedObject, TrackingInfo, diff_rows
+from bulk_tracker_core import ModifiedObject, TrackingInfo, diff_rows, values_equal
 
 from .. import rows
 from ..delivery import wants
@@ -115,11 +119,13 @@ class Upsert(BulkCreate[M]):
         self.keys: list[Fields] = []  # what the insert can conflict on
         self.update_fields: list[Any] = []
         self.insert_order: list[M] = []  # the objects as Django inserts them
+        self.position: dict[int, int] = {}  # by id() of an object: its place in insert_order
         self.existing: dict[tuple[int, Key], M] = {}  # by (number of the key, its values): the rows read
         self.created: list[M] = []  # the objects whose insert created a row
         self.first_insert: dict[tuple[int, Key], M] = {}  # by key: the object whose insert created it
         self.before: dict[int, tuple[M, rows.Row]] = {}  # by id() of a row read: it, its update_fields before
         self.copies: dict[int, M] = {}  # by id() of a caller's object: the copy reported in its place
+        self.unsure: dict[int, M] = {}  # by id(): rows written a value only a read can tell as stored
 
     def wanted(self) -> bool:
         return super().wanted() or (self.updates and wants(post_update_signal, self.model))
@@ -134,6 +140,7 @@ class Upsert(BulkCreate[M]):
         # Django inserts the objects whose pk is set first, then the others: later ones win a conflict.
         self.insert_order = [obj for obj in self.objs if _pk_is_set(obj)]
         self.insert_order += [obj for obj in self.objs if not _pk_is_set(obj)]
+        self.position = {id(obj): number for number, obj in enumerate(self.insert_order)}
         return True
 
     def atomic(self) -> AbstractContextManager[Any]:
@@ -164,6 +171,7 @@ class Upsert(BulkCreate[M]):
         caller_order = {id(obj): number for number, obj in enumerate(self.objs)}
         self.created.sort(key=lambda obj: caller_order[id(obj)])
         created = [self.copies.get(id(obj), obj) for obj in self.confirm_created()]
+        self.read_unsure()
         return [
             Report(post_create_signal, self.model, [ModifiedObject(obj) for obj in created]),
             Report(post_update_signal, self.model, self.updated()),
@@ -194,9 +202,24 @@ class Upsert(BulkCreate[M]):
         return copy
 
     def write_update(self, obj: M, row: M) -> None:
-        """Set on ``row`` the ``update_fields`` that ``obj``'s conflicting insert wrote to it."""
+        """Set on ``row`` the ``update_fields`` that ``obj``'s conflicting insert wrote to it, as stored."""
         for field in self.update_fields:
-            setattr(row, field.attname, field.to_python(getattr(obj, field.attname)))
+            value = getattr(obj, field.attname)
+            stored = rows.stored_value(field, value, self.alias)
+            if stored is rows.UNKNOWN:
+                self.unsure[id(row)] = row  # read_unsure() sets what the column holds
+                stored = value
+            setattr(row, field.attname, stored)
+
+    def read_unsure(self) -> None:
+        """Set on each row in ``unsure`` its ``update_fields`` as stored: one read per chunk."""
+        pk_field = self.model._meta.pk
+        unsure = {pk_field.to_python(row.pk): row for row in self.unsure.values() if row.pk is not None}
+        attnames = [field.attname for field in self.update_fields]
+        for chunk in rows.chunks(rows.pk_sorted(unsure), self.alias):
+            for pk, *values in self.base.filter(pk__in=chunk).values_list("pk", *attnames):
+                for attname, value in zip(attnames, values, strict=True):
+                    setattr(unsure[pk], attname, value)
 
     def updated_values(self, row: M) -> rows.Row:
         """``row``'s values of the ``update_fields``, by attname."""
@@ -210,9 +233,10 @@ class Upsert(BulkCreate[M]):
 
     def confirm_created(self) -> list[M]:
         """The objects the replay found created that really are in the table, their missing pks filled in."""
+        if self.options["ignore_conflicts"] and may_skip_unseen(self.model, self.alias, self.objs):
+            return self.read_back_created()
         missing = [obj for obj in self.created if obj.pk is None]
-        given = [obj for obj in self.created if obj.pk is not None]
-        not_inserted = self.fill_pks(missing) | self.silently_skipped(given)
+        not_inserted = self.fill_pks(missing)
         return [obj for obj in self.created if id(obj) not in not_inserted]
 
     def fill_pks(self, missing: list[M]) -> set[int]:
@@ -237,17 +261,108 @@ class Upsert(BulkCreate[M]):
                 self.reported(obj).pk = pk  # the caller's object keeps no pk, as Django leaves it
         return not_found
 
-    def silently_skipped(self, given: list[M]) -> set[int]:
-        """``id()`` of the objects with a pk that MySQL's INSERT IGNORE skipped without an error.
+    def read_back_created(self) -> list[M]:
+        """The objects whose insert created a row, in the caller's order, found by reading the rows back.
 
-        It skips a row that breaks a foreign key or NOT NULL too, not only one that conflicts.
+        The new objects (no conflict with a row read before) that have a complete unique key are
+        looked for by their keys, one read per chunk. Each row found that was not there before was
+        inserted by one of them: the first in insert order that shares a key with it and holds its
+        stored values (a row skipped may leave its key to a later one), else the first that shares
+        a key (the database may have adjusted a value). An object with neither a pk nor another
+        complete key cannot be looked for: the replay decides it (docs/guarantees.md).
         """
-        if not (self.options["ignore_conflicts"] and connections[self.alias].vendor == "mysql"):
-            return set()
-        present: set[Hashable] = set()
-        for chunk in rows.chunks([obj.pk for obj in given], self.alias):
-            present.update(self.base.filter(pk__in=chunk).values_list("pk", flat=True))
-        return {id(obj) for obj in given if obj.pk not in present}
+        by_key: dict[tuple[int, Key], list[M]] = {}  # the new objects of each key, in insert order
+        for obj in self.insert_order:
+            keys = self.keys_of(obj)
+            if not any(key in self.existing for key in keys):
+                for key in keys:
+                    by_key.setdefault(key, []).append(obj)
+        inserted = {id(obj) for obj in self.created if not self.keys_of(obj)}
+        pk_attname = self.model._meta.pk.attname
+        found = list({id(obj): obj for objs in by_key.values() for obj in objs}.values())
+        for row in self.rows_of(found):
+            chosen = self.inserter(row, by_key, inserted)
+            if chosen is not None:
+                inserted.add(id(chosen))
+                if chosen.pk is None:
+                    self.reported(chosen).pk = row[pk_attname]  # the caller's object keeps no pk
+        return [obj for obj in self.objs if id(obj) in inserted]
+
+    def rows_of(self, objs: list[M]) -> list[rows.Row]:
+        """The rows, in pk order, that share a key with one of ``objs`` and were not read before the insert."""
+        before = {row.pk for row in self.existing.values()}
+        attnames = [field.attname for field in self.model._meta.concrete_fields]
+        pk_attname = self.model._meta.pk.attname
+        found: dict[Hashable, rows.Row] = {}
+        for chunk in rows.chunks(objs, self.alias, max(1, sum(len(key) for key in self.keys))):
+            condition = matching(self.keys, chunk)
+            for values in self.base.filter(condition).values_list(*attnames) if condition is not None else ():
+                row = dict(zip(attnames, values, strict=True))
+                found[row[pk_attname]] = row
+        return [found[pk] for pk in rows.pk_sorted(found) if pk not in before]
+
+    def inserter(self, row: rows.Row, by_key: dict[tuple[int, Key], list[M]], taken: set[int]) -> M | None:
+        """The object of ``by_key`` whose insert created ``row``; none of those in ``taken``."""
+        pk_field = self.model._meta.pk
+        keys = [(number, value) for number, key in enumerate(self.keys) if (value := key_of_row(row, key)) is not None]
+        shared = (by_key.get(key, []) for key in keys)
+        candidates = sorted(
+            {
+                id(obj): obj
+                for objs in shared
+                for obj in objs
+                if id(obj) not in taken and (obj.pk is None or pk_field.to_python(obj.pk) == row[pk_field.attname])
+            }.values(),
+            key=lambda obj: self.position[id(obj)],
+        )
+        return next((obj for obj in candidates if self.holds(obj, row)), candidates[0] if candidates else None)
+
+    def holds(self, obj: M, row: rows.Row) -> bool:
+        """Whether ``row`` holds each value of ``obj`` whose stored form is certain."""
+        attributes = obj.__dict__
+        for field in self.model._meta.concrete_fields:
+            value = attributes.get(field.attname)
+            if (
+                (value is None and field.primary_key)
+                or field.attname not in attributes
+                or getattr(field, "generated", False)
+            ):
+                continue  # a pk left to the database, a value not set, a value the database computes
+            stored = rows.stored_value(field, value, self.alias)
+            if stored is not rows.UNKNOWN and not values_equal(stored, row[field.attname]):
+                return False
+        return True
+
+
+def may_skip_unseen(model: type[models.Model], alias: str, objs: Sequence[models.Model]) -> bool:
+    """Whether an INSERT that ignores conflicts may skip a row for a constraint a read by keys cannot see.
+
+    PostgreSQL raises for every constraint but a unique one, and the keys read cover the total unique
+    ones. SQLite's INSERT OR IGNORE also skips a row that breaks a CHECK or a NOT NULL; MySQL's
+    INSERT IGNORE one that breaks a foreign key too; another backend may do anything.
+    """
+    vendor = connections[alias].vendor
+    if vendor not in ("postgresql", "sqlite"):
+        return True
+    opts = model._meta
+    total = opts.total_unique_constraints
+    for constraint in opts.constraints:
+        if isinstance(constraint, models.CheckConstraint):
+            if vendor == "sqlite":
+                return True
+        elif constraint not in total or getattr(constraint, "nulls_distinct", None) is False:
+            return True  # a partial or expression unique index, NULLs not distinct, an exclusion constraint
+    return vendor == "sqlite" and _sqlite_may_skip(model, alias, objs)
+
+
+def _sqlite_may_skip(model: type[models.Model], alias: str, objs: Sequence[models.Model]) -> bool:
+    """Whether SQLite's INSERT OR IGNORE may skip one of ``objs`` for a column's CHECK or a NOT NULL."""
+    connection = connections[alias]
+    fields = [field for field in model._meta.concrete_fields if not getattr(field, "generated", False)]
+    if any(field.db_check(connection) for field in fields):
+        return True
+    not_null = [field.attname for field in fields if not field.null and not field.primary_key]
+    return any(obj.__dict__.get(name) is None for obj in objs for name in not_null)
 
 
 def unique_keys(model: type[models.Model], unique_fields: Sequence[str] | None) -> list[Fields]:
@@ -268,6 +383,12 @@ def unique_keys(model: type[models.Model], unique_fields: Sequence[str] | None) 
 def key_of(obj: models.Model, key: Fields) -> Key | None:
     """``obj``'s values of the fields ``key``, as stored; None when one is unset (NULL never conflicts)."""
     values = tuple(f.to_python(getattr(obj, f.attname)) for f in key)
+    return None if any(value is None for value in values) else values
+
+
+def key_of_row(row: rows.Row, key: Fields) -> Key | None:
+    """``key_of()`` for a row read as ``{attname: value}``."""
+    values = tuple(f.to_python(row[f.attname]) for f in key)
     return None if any(value is None for value in values) else values
 
 

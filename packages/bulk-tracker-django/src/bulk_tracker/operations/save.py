@@ -152,7 +152,7 @@ class Save(Operation[M, None]):
             return [Report(post_create_signal, self.model, [ModifiedObject(self.instance)])] if wanted else []
         # What Django wrote (an auto_now field's new value, say); a field it deferred after the save
         # (an expression MariaDB cannot return) as it was about to be written.
-        changed = changed_fields(self.old, {**self.before, **self._written()})
+        changed = changed_fields(self._as_stored(self.old), {**self.before, **self._written()})
         if changed and wants(post_update_signal, self.model):
             return [Report(post_update_signal, self.model, [ModifiedObject(self.instance, changed)])]
         return []
@@ -165,6 +165,14 @@ class Save(Operation[M, None]):
             name: _as_stored(self.instance, name, self.alias) if name in concrete else getattr(self.instance, name)
             for name in self.old
             if name in attributes or name not in concrete
+        }
+
+    def _as_stored(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` by attname as their columns store them: a tracker keeps them as they were saved."""
+        concrete = loading.concrete_attnames(self.model)
+        return {
+            name: _stored_form(self.model, name, value, self.alias) if name in concrete else value
+            for name, value in values.items()
         }
 
 
@@ -290,6 +298,10 @@ class UpdateOrCreate(Operation[M, tuple[M, bool]]):
 
 def _as_stored(instance: models.Model, attname: str, alias: str) -> Any:
     """``instance``'s value of ``attname`` as its column stores it, where that is certain; else as it is."""
-    value = instance.__dict__[attname]
-    stored = rows.stored_value(instance._meta.get_field(attname), value, alias)
+    return _stored_form(type(instance), attname, instance.__dict__[attname], alias)
+
+
+def _stored_form(model: type[models.Model], attname: str, value: Any, alias: str) -> Any:
+    """``value`` of ``model``'s field ``attname`` as its column stores it, where that is certain; else as it is."""
+    stored = rows.stored_value(model._meta.get_field(attname), value, alias)
     return value if stored is rows.UNKNOWN else stored

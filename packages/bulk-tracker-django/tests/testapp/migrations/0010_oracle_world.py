@@ -27,7 +27,7 @@ DOUBLED = (
 class Migration(migrations.Migration):
     dependencies = [
         ("contenttypes", "0002_remove_content_type_name"),
-        ("testapp", "0007_j3"),
+        ("testapp", "0009_phantom"),
     ]
 
     operations = [
