@@ -202,8 +202,8 @@ class Upsert(BulkCreate[M]):
 
     def confirm_created(self) -> list[M]:
         """The objects the replay found created that really are in the table, their missing pks filled in."""
-        missing = [obj for obj in self.created if obj.pk is None]
-        given = [obj for obj in self.created if obj.pk is not None]
+        missing = [obj for obj in self.created if not rows.pk_is_set(obj)]
+        given = [obj for obj in self.created if rows.pk_is_set(obj)]
         not_inserted = self.fill_pks(missing) | self.silently_skipped(given)
         return [obj for obj in self.created if id(obj) not in not_inserted]
 
@@ -231,10 +231,11 @@ class Upsert(BulkCreate[M]):
         """
         if not (self.options["ignore_conflicts"] and connections[self.alias].vendor == "mysql"):
             return set()
+        pk_field = self.model._meta.pk
         present: set[Hashable] = set()
-        for chunk in rows.chunks([obj.pk for obj in given], self.alias):
+        for chunk in rows.chunks([obj.pk for obj in given], self.alias, len(rows.pk_fields(self.model))):
             present.update(self.base.filter(pk__in=chunk).values_list("pk", flat=True))
-        return {id(obj) for obj in given if obj.pk not in present}
+        return {id(obj) for obj in given if rows.row_key(pk_field, obj.pk) not in present}
 
 
 def unique_keys(model: type[models.Model], unique_fields: Sequence[str] | None) -> list[Fields]:
@@ -242,7 +243,7 @@ def unique_keys(model: type[models.Model], unique_fields: Sequence[str] | None) 
     opts = model._meta
     if unique_fields:
         return [tuple(opts.pk if name == "pk" else opts.get_field(name) for name in unique_fields)]
-    keys: list[Fields] = [(opts.pk,)]
+    keys: list[Fields] = [tuple(rows.pk_fields(model))]  # a composite key's columns conflict together
     keys += [(f,) for f in opts.local_concrete_fields if f.unique and not f.primary_key]
     keys += [tuple(opts.get_field(name) for name in names) for names in opts.unique_together]
     keys += [tuple(opts.get_field(name) for name in c.fields) for c in opts.total_unique_constraints]
@@ -283,4 +284,6 @@ def check_options(queryset: models.QuerySet[M], objs: list[M], options: Options)
 
 def _pk_is_set(obj: models.Model) -> bool:
     """As Django's bulk_create() partitions: a pk left to the database default is not set."""
+    if hasattr(obj, "_is_pk_set"):  # Django 5.2+: every part of a composite key too
+        return rows.pk_is_set(obj)
     return obj.pk is not None and not (DatabaseDefault is not None and isinstance(obj.pk, DatabaseDefault))
