@@ -147,7 +147,8 @@ def pk_order(value: Any, field: Any = None) -> tuple[str, Any]:
     is an object that does not order (a hashid, say) sorts by what ``get_prep_value()`` makes of it.
     """
     if field is not None:
-        value = field.get_prep_value(value)
+        with suppress(TypeError, ValueError, ValidationError):  # a value Django's own query refuses
+            value = field.get_prep_value(value)
     return (type(value).__name__, value)
 
 
