@@ -646,6 +646,28 @@ def test_string_keys_update_or_create_and_get_or_create(ledgers, received):
     assert updated[1] == 2
 
 
+def test_string_keys_upsert_and_ignore_conflicts_report_what_was_inserted_and_updated(ledgers, received):
+    def call(model):
+        upserted = model.objects.bulk_create(
+            [model(pk="2", label="u"), model(pk="7", label="n")],
+            update_conflicts=True,
+            update_fields=["label"],
+            **upsert_target("id"),
+        )
+        ignored = model.objects.bulk_create([model(pk="3", label="i"), model(pk="8", label="m")], ignore_conflicts=True)
+        return upserted, ignored
+
+    _, ((_, made), (_, inserted)) = twins(lambda: call(Ledger), lambda: call(PlainLedger), received)
+    assert table(Ledger) == table(PlainLedger)
+    # The created objects are those Django returns (their pk as Django left it); MariaDB's INSERT IGNORE
+    # check matches "8" to row 8.
+    assert [(c.kind, [(comparable(o.instance), o.changed_values) for o in c.objects]) for c in received.calls] == [
+        ("create", [(made, {})]),
+        ("update", [(("instance", 2, ledger_row(2)), {"label": "l2"})]),
+        ("create", [(inserted, {})]),
+    ]
+
+
 def test_string_key_save_of_a_new_instance_reports_the_overwritten_row(ledgers, received):
     twins(lambda: Ledger(pk="2", label="s").save(), lambda: PlainLedger(pk="2", label="s").save(), received)
     assert table(Ledger) == table(PlainLedger)
