@@ -30,16 +30,16 @@ from testapp.models import (
     PlainCoupon,
     PlainLedger,
     PlainRedemption,
-    PlainToken,
+    PlainVoucher,
     Redemption,
-    Token,
+    Voucher,
 )
 
 pytestmark = pytest.mark.django_db
 
 composite = pytest.mark.skipif(django.VERSION < (5, 2), reason="CompositePrimaryKey is Django 5.2+")
 if django.VERSION >= (5, 2):
-    from testapp.models import Carrier, Parcel, PlainCarrier, PlainParcel
+    from testapp.models import Carrier, Consignment, PlainCarrier, PlainConsignment
 
 
 def state(obj: models.Model) -> tuple[Any, ...]:
@@ -101,7 +101,7 @@ def upsert_target(*names: str) -> dict[str, Any]:
 def parcels():
     """Carrier 10 with parcels 1 and 2, and the same rows in the plain twins' tables."""
     with suspended():
-        for carrier, parcel in ((Carrier, Parcel), (PlainCarrier, PlainParcel)):
+        for carrier, parcel in ((Carrier, Consignment), (PlainCarrier, PlainConsignment)):
             carrier.objects.create(id=10, name="c")
             carrier.objects.create(id=20, name="d")
             parcel.objects.create(carrier_id=10, number=1, label="a", weight=1)
@@ -112,12 +112,12 @@ def parcels():
 @pytest.mark.parametrize("fast_loading", [True, False], ids=["fast-loading", "django-loading"])
 def test_composite_key_rows_load_as_django_loads_them(parcels, fast_loading, settings):
     settings.BULK_TRACKER_FAST_LOADING = fast_loading
-    loaded = list(Parcel.objects.order_by("pk"))
+    loaded = list(Consignment.objects.order_by("pk"))
     assert [(obj.pk, state(obj)) for obj in loaded] == [
         ((10, 1), (10, 1, "a", 1)),
         ((10, 2), (10, 2, "b", 2)),
     ]
-    assert [(obj.pk, state(obj)) for obj in PlainParcel.objects.order_by("pk")] == [
+    assert [(obj.pk, state(obj)) for obj in PlainConsignment.objects.order_by("pk")] == [
         (obj.pk, state(obj)) for obj in loaded
     ]
     assert [obj.tracker.changed() for obj in loaded] == [{}, {}]
@@ -141,19 +141,19 @@ def test_composite_key_writes_without_a_receiver_are_djangos_own_statements(parc
     def same(sql: str) -> str:
         return re.sub(r'[`"]s\d+_x\d+[`"]', '"savepoint"', sql).replace("plain", "")
 
-    for tracked, plain in zip(calls(Parcel, Carrier), calls(PlainParcel, PlainCarrier), strict=True):
+    for tracked, plain in zip(calls(Consignment, Carrier), calls(PlainConsignment, PlainCarrier), strict=True):
         assert [same(sql) for sql in sql_of(tracked)] == [same(sql) for sql in sql_of(plain)]
-    assert table(Parcel) == table(PlainParcel)
+    assert table(Consignment) == table(PlainConsignment)
 
 
 @composite
 def test_composite_key_update_reports_the_rows_with_their_old_values(parcels, received):
     twins(
-        lambda: Parcel.objects.filter(weight__gte=1).update(label="x"),
-        lambda: PlainParcel.objects.filter(weight__gte=1).update(label="x"),
+        lambda: Consignment.objects.filter(weight__gte=1).update(label="x"),
+        lambda: PlainConsignment.objects.filter(weight__gte=1).update(label="x"),
         received,
     )
-    assert table(Parcel) == table(PlainParcel) == [(10, 1, "x", 1), (10, 2, "x", 2)]
+    assert table(Consignment) == table(PlainConsignment) == [(10, 1, "x", 1), (10, 2, "x", 2)]
     assert reported(received.only("update")) == [((10, 1, "x", 1), {"label": "a"}), ((10, 2, "x", 2), {"label": "b"})]
 
 
@@ -169,10 +169,10 @@ def test_composite_key_update_reports_the_rows_with_their_old_values(parcels, re
     ids=["grouped", "joined-filter", "distinct", "ordered-key-update"],
 )
 def test_composite_key_update_shapes_django_accepts(parcels, received, shape):
-    result = twins(lambda: shape(Parcel.objects.all()), lambda: shape(PlainParcel.objects.all()), received)
-    assert table(Parcel) == table(PlainParcel)
+    result = twins(lambda: shape(Consignment.objects.all()), lambda: shape(PlainConsignment.objects.all()), received)
+    assert table(Consignment) == table(PlainConsignment)
     if result[0] == "returned":  # every row changed: each reported once, as stored
-        assert [row for row, _ in reported(received.only("update"))] == table(Parcel)
+        assert [row for row, _ in reported(received.only("update"))] == table(Consignment)
     else:  # the ordered key update where the database checks the key row by row
         assert received.calls == []
 
@@ -188,9 +188,9 @@ def test_composite_key_update_of_part_of_the_key_reports_the_rows_under_their_ne
         given = {key: carrier.objects.get(id=20) if value == "other" else value for key, value in values.items()}
         return parcel.objects.filter(number=1).update(**given)
 
-    twins(lambda: call(Parcel, Carrier), lambda: call(PlainParcel, PlainCarrier), received)
-    assert table(Parcel) == table(PlainParcel)
-    (new_row,) = [row for row in table(Parcel) if row[1] != 2]
+    twins(lambda: call(Consignment, Carrier), lambda: call(PlainConsignment, PlainCarrier), received)
+    assert table(Consignment) == table(PlainConsignment)
+    (new_row,) = [row for row in table(Consignment) if row[1] != 2]
     old = {"number": 1} if "number" in values else {}
     old.update({"carrier_id": 10} if "carrier_id" in values else {})
     old.update({"carrier": Carrier.objects.get(id=10)} if "carrier" in values else {})
@@ -203,8 +203,8 @@ def test_composite_key_bulk_update_matches_objects_given_with_string_parts(parce
         objs = [parcel(carrier_id="10", number="2", label="y", weight=5), parcel(pk=(10, 1), label="z", weight=1)]
         return parcel.objects.bulk_update(objs, ["label", "weight"])
 
-    assert twins(lambda: call(Parcel), lambda: call(PlainParcel), received) == ("returned", 2)
-    assert table(Parcel) == table(PlainParcel) == [(10, 1, "z", 1), (10, 2, "y", 5)]
+    assert twins(lambda: call(Consignment), lambda: call(PlainConsignment), received) == ("returned", 2)
+    assert table(Consignment) == table(PlainConsignment) == [(10, 1, "z", 1), (10, 2, "y", 5)]
     assert reported(received.only("update")) == [
         ((10, 1, "z", 1), {"label": "a"}),
         ((10, 2, "y", 5), {"label": "b", "weight": 2}),
@@ -215,8 +215,8 @@ def test_composite_key_bulk_update_matches_objects_given_with_string_parts(parce
 @pytest.mark.parametrize("fields", [["number"], ["carrier"]])
 def test_composite_key_bulk_update_of_a_key_part_is_djangos_error(parcels, received, fields):
     result = twins(
-        lambda: Parcel.objects.bulk_update([Parcel(carrier_id=10, number=1)], fields),
-        lambda: PlainParcel.objects.bulk_update([PlainParcel(carrier_id=10, number=1)], fields),
+        lambda: Consignment.objects.bulk_update([Consignment(carrier_id=10, number=1)], fields),
+        lambda: PlainConsignment.objects.bulk_update([PlainConsignment(carrier_id=10, number=1)], fields),
         received,
     )
     assert result[:2] == ("raised", ValueError)
@@ -226,8 +226,8 @@ def test_composite_key_bulk_update_of_a_key_part_is_djangos_error(parcels, recei
 @composite
 def test_composite_key_bulk_update_without_a_full_key_is_djangos_error(parcels, received):
     result = twins(
-        lambda: Parcel.objects.bulk_update([Parcel(carrier_id=10, label="q")], ["label"]),
-        lambda: PlainParcel.objects.bulk_update([PlainParcel(carrier_id=10, label="q")], ["label"]),
+        lambda: Consignment.objects.bulk_update([Consignment(carrier_id=10, label="q")], ["label"]),
+        lambda: PlainConsignment.objects.bulk_update([PlainConsignment(carrier_id=10, label="q")], ["label"]),
         received,
     )
     assert result[:2] == ("raised", ValueError)
@@ -236,21 +236,21 @@ def test_composite_key_bulk_update_without_a_full_key_is_djangos_error(parcels, 
 
 @composite
 def test_composite_key_save_of_a_fetched_row_reports_its_old_values(parcels, received):
-    parcel, twin = Parcel.objects.get(pk=(10, 2)), PlainParcel.objects.get(pk=(10, 2))
+    parcel, twin = Consignment.objects.get(pk=(10, 2)), PlainConsignment.objects.get(pk=(10, 2))
     parcel.label = twin.label = "s"
     twins(parcel.save, twin.save, received)
-    assert table(Parcel) == table(PlainParcel)
+    assert table(Consignment) == table(PlainConsignment)
     assert reported(received.only("update")) == [((10, 2, "s", 2), {"label": "b"})]
 
 
 @composite
 def test_composite_key_save_of_a_new_instance_with_an_existing_key_reports_the_overwritten_row(parcels, received):
     twins(
-        lambda: Parcel(carrier_id=10, number=1, label="n", weight=9).save(),
-        lambda: PlainParcel(carrier_id=10, number=1, label="n", weight=9).save(),
+        lambda: Consignment(carrier_id=10, number=1, label="n", weight=9).save(),
+        lambda: PlainConsignment(carrier_id=10, number=1, label="n", weight=9).save(),
         received,
     )
-    assert table(Parcel) == table(PlainParcel)
+    assert table(Consignment) == table(PlainConsignment)
     assert reported(received.only("update")) == [((10, 1, "n", 9), {"label": "a", "weight": 1})]
 
 
@@ -262,8 +262,8 @@ def test_composite_key_create_and_bulk_create_report_the_created_rows(parcels, r
             *parcel.objects.bulk_create([parcel(carrier_id=20, number=2)]),
         ]
 
-    twins(lambda: call(Parcel), lambda: call(PlainParcel), received)
-    assert table(Parcel) == table(PlainParcel)
+    twins(lambda: call(Consignment), lambda: call(PlainConsignment), received)
+    assert table(Consignment) == table(PlainConsignment)
     assert [[state(o.instance) for o in call.objects] for call in received.calls] == [
         [(20, 1, "", 0)],
         [(20, 2, "", 0)],
@@ -278,8 +278,8 @@ def test_composite_key_upsert_reports_created_and_updated_rows(parcels, received
             objs, update_conflicts=True, update_fields=["label"], **upsert_target("carrier", "number")
         )
 
-    twins(lambda: call(Parcel), lambda: call(PlainParcel), received)
-    assert table(Parcel) == table(PlainParcel)
+    twins(lambda: call(Consignment), lambda: call(PlainConsignment), received)
+    assert table(Consignment) == table(PlainConsignment)
     created, updated = received.of("create"), received.of("update")
     assert [reported(c) for c in created] == [[((20, 3, "v", 0), {})]]
     assert [reported(c) for c in updated] == [[((10, 1, "u", 1), {"label": "a"})]]
@@ -291,19 +291,19 @@ def test_composite_key_ignore_conflicts_reports_only_the_inserted_rows(parcels, 
         objs = [parcel(carrier_id=10, number=1, label="u"), parcel(carrier_id=20, number=3, label="v")]
         return parcel.objects.bulk_create(objs, ignore_conflicts=True)
 
-    twins(lambda: call(Parcel), lambda: call(PlainParcel), received)
-    assert table(Parcel) == table(PlainParcel)
+    twins(lambda: call(Consignment), lambda: call(PlainConsignment), received)
+    assert table(Consignment) == table(PlainConsignment)
     assert reported(received.only("create")) == [((20, 3, "v", 0), {})]
 
 
 @composite
 def test_composite_key_upsert_on_pk_is_djangos_error(parcels, received):
     result = twins(
-        lambda: Parcel.objects.bulk_create(
-            [Parcel(carrier_id=10, number=1)], update_conflicts=True, unique_fields=["pk"], update_fields=["label"]
+        lambda: Consignment.objects.bulk_create(
+            [Consignment(carrier_id=10, number=1)], update_conflicts=True, unique_fields=["pk"], update_fields=["label"]
         ),
-        lambda: PlainParcel.objects.bulk_create(
-            [PlainParcel(carrier_id=10, number=1)], update_conflicts=True, unique_fields=["pk"], update_fields=["label"]
+        lambda: PlainConsignment.objects.bulk_create(
+            [PlainConsignment(carrier_id=10, number=1)], update_conflicts=True, unique_fields=["pk"], update_fields=["label"]
         ),
         received,
     )
@@ -321,8 +321,8 @@ def test_composite_key_update_or_create_and_get_or_create(parcels, received, key
             parcel.objects.update_or_create(carrier_id=20, number=5, defaults={"label": "new"}),
         ]
 
-    twins(lambda: call(Parcel), lambda: call(PlainParcel), received)
-    assert table(Parcel) == table(PlainParcel)
+    twins(lambda: call(Consignment), lambda: call(PlainConsignment), received)
+    assert table(Consignment) == table(PlainConsignment)
     assert [(c.kind, reported(c)) for c in received.calls] == [
         ("update", [((10, 1, "w", 1), {"label": "a"})]),
         ("create", [((20, 5, "new", 0), {})]),
@@ -341,8 +341,8 @@ def test_composite_key_update_or_create_and_get_or_create(parcels, received, key
     ids=["queryset", "fetched", "never-fetched", "from-strings"],
 )
 def test_composite_key_delete_reports_the_row_as_it_was(parcels, received, delete):
-    twins(lambda: delete(Parcel), lambda: delete(PlainParcel), received)
-    assert table(Parcel) == table(PlainParcel) == [(10, 1, "a", 1)]
+    twins(lambda: delete(Consignment), lambda: delete(PlainConsignment), received)
+    assert table(Consignment) == table(PlainConsignment) == [(10, 1, "a", 1)]
     assert reported(received.only("delete")) == [((10, 2, "b", 2), {})]
 
 
@@ -353,9 +353,9 @@ def test_composite_key_rows_removed_by_a_cascade_are_reported(parcels, received)
         lambda: PlainCarrier.objects.get(id=10).delete(),
         received,
     )
-    assert table(Parcel) == table(PlainParcel) == []
+    assert table(Consignment) == table(PlainConsignment) == []
     assert [(c.kind, c.sender, reported(c)) for c in received.calls] == [
-        ("delete", Parcel, [((10, 1, "a", 1), {}), ((10, 2, "b", 2), {})]),
+        ("delete", Consignment, [((10, 1, "a", 1), {}), ((10, 2, "b", 2), {})]),
         ("delete", Carrier, [((10, "c"), {})]),
     ]
 
@@ -369,8 +369,8 @@ def test_composite_key_async_batched_and_related_manager_writes(parcels, receive
         related = await sync_to_async(lambda: carrier.objects.get(id=10).parcels.filter(number=2).update(weight=0))()
         return updated, batched, related, await parcel.objects.filter(number=1).adelete()
 
-    twins(lambda: async_to_sync(run)(Parcel, Carrier), lambda: async_to_sync(run)(PlainParcel, PlainCarrier), received)
-    assert table(Parcel) == table(PlainParcel) == [(10, 2, "q", 0)]
+    twins(lambda: async_to_sync(run)(Consignment, Carrier), lambda: async_to_sync(run)(PlainConsignment, PlainCarrier), received)
+    assert table(Consignment) == table(PlainConsignment) == [(10, 2, "q", 0)]
     assert [(c.kind, reported(c)) for c in received.calls] == [
         ("update", [((10, 1, "a", 6), {"weight": 1})]),
         ("update", [((10, 1, "p", 6), {"label": "a"}), ((10, 2, "q", 2), {"label": "b"})]),
@@ -691,7 +691,7 @@ def test_string_key_delete_reports_the_row_as_it_was(ledgers, received, delete):
 def tokens():
     keys = [uuid.UUID(int=1), uuid.UUID(int=2)]
     with suspended():
-        for model in (Token, PlainToken):
+        for model in (Voucher, PlainVoucher):
             for number, key in enumerate(keys, 1):
                 model.objects.create(id=key, label=f"t{number}")
     return keys
@@ -701,17 +701,17 @@ def test_uuid_keys_given_as_strings_bulk_update(tokens, received):
     def call(model):
         return model.objects.bulk_update([model(pk=str(tokens[1]), label="y")], ["label"])
 
-    assert twins(lambda: call(Token), lambda: call(PlainToken), received) == ("returned", 1)
-    assert table(Token) == table(PlainToken)
+    assert twins(lambda: call(Voucher), lambda: call(PlainVoucher), received) == ("returned", 1)
+    assert table(Voucher) == table(PlainVoucher)
     assert reported(received.only("update")) == [((tokens[1], "y"), {"label": "t2"})]
 
 
 def test_uuid_key_given_as_a_string_save(tokens, received):
-    token, twin = Token.objects.get(pk=tokens[0]), PlainToken.objects.get(pk=tokens[0])
+    token, twin = Voucher.objects.get(pk=tokens[0]), PlainVoucher.objects.get(pk=tokens[0])
     token.pk, twin.pk = str(tokens[0]), str(tokens[0])
     token.label = twin.label = "s"
     twins(token.save, twin.save, received)
-    assert table(Token) == table(PlainToken) == [(tokens[0], "s"), (tokens[1], "t2")]
+    assert table(Voucher) == table(PlainVoucher) == [(tokens[0], "s"), (tokens[1], "t2")]
     # The caller's instance, as Django's post_save sends it.
     assert [(o.instance.pk, o.changed_values) for o in received.only("update").objects] == [
         (str(tokens[0]), {"label": "t1"})
@@ -720,13 +720,13 @@ def test_uuid_key_given_as_a_string_save(tokens, received):
 
 def test_uuid_key_given_as_a_string_save_with_force_update(tokens, received):
     result = twins(
-        lambda: Token(pk=str(tokens[1]), label="f").save(force_update=True),
-        lambda: PlainToken(pk=str(tokens[1]), label="f").save(force_update=True),
+        lambda: Voucher(pk=str(tokens[1]), label="f").save(force_update=True),
+        lambda: PlainVoucher(pk=str(tokens[1]), label="f").save(force_update=True),
         received,
     )
-    assert table(Token) == table(PlainToken)
+    assert table(Voucher) == table(PlainVoucher)
     if django.VERSION >= (5, 1):  # Django updates the row (ticket 35425)
-        assert table(Token) == [(tokens[0], "t1"), (tokens[1], "f")]
+        assert table(Voucher) == [(tokens[0], "t1"), (tokens[1], "f")]
         assert [(o.instance.pk, o.changed_values) for o in received.only("update").objects] == [
             (str(tokens[1]), {"label": "t2"})
         ]
@@ -738,12 +738,12 @@ def test_uuid_key_given_as_a_string_save_with_force_update(tokens, received):
 def test_uuid_key_with_a_default_given_as_a_string_is_inserted_as_django_does(tokens, received):
     # A key with a default: Django inserts the new instance, and the row exists. Its error, no report.
     result = twins(
-        lambda: Token(pk=str(tokens[0]), label="x").save(),
-        lambda: PlainToken(pk=str(tokens[0]), label="x").save(),
+        lambda: Voucher(pk=str(tokens[0]), label="x").save(),
+        lambda: PlainVoucher(pk=str(tokens[0]), label="x").save(),
         received,
     )
     assert result[0] == "raised"
-    assert table(Token) == table(PlainToken)
+    assert table(Voucher) == table(PlainVoucher)
     assert received.calls == []
 
 
@@ -753,6 +753,6 @@ def test_uuid_key_with_a_default_given_as_a_string_is_inserted_as_django_does(to
     ids=["instance", "queryset"],
 )
 def test_uuid_key_given_as_a_string_delete(tokens, received, delete):
-    twins(lambda: delete(Token, tokens[0]), lambda: delete(PlainToken, tokens[0]), received)
-    assert table(Token) == table(PlainToken) == [(tokens[1], "t2")]
+    twins(lambda: delete(Voucher, tokens[0]), lambda: delete(PlainVoucher, tokens[0]), received)
+    assert table(Voucher) == table(PlainVoucher) == [(tokens[1], "t2")]
     assert reported(received.only("delete")) == [((tokens[0], "t1"), {})]

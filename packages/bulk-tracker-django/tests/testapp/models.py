@@ -457,14 +457,14 @@ class PlainRedemption(models.Model):
     note = models.CharField(max_length=20, default="")
 
 
-class Token(BulkTrackerModel):
+class Voucher(BulkTrackerModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     label = models.CharField(max_length=20, default="")
 
     tracker = FieldTracker()
 
 
-class PlainToken(models.Model):
+class PlainVoucher(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     label = models.CharField(max_length=20, default="")
 
@@ -476,7 +476,7 @@ if django.VERSION >= (5, 2):
 
         tracker = FieldTracker()
 
-    class Parcel(BulkTrackerModel):
+    class Consignment(BulkTrackerModel):
         """A composite primary key, one of whose columns is a foreign key (deleting a carrier cascades)."""
 
         pk = models.CompositePrimaryKey("carrier", "number")
@@ -491,7 +491,7 @@ if django.VERSION >= (5, 2):
     class PlainCarrier(models.Model):
         name = models.CharField(max_length=20)
 
-    class PlainParcel(models.Model):
+    class PlainConsignment(models.Model):
         pk = models.CompositePrimaryKey("carrier", "number")
         carrier = models.ForeignKey(PlainCarrier, on_delete=models.CASCADE, related_name="parcels")
         number = models.IntegerField()

@@ -34,14 +34,14 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.CreateModel(
-            name='PlainToken',
+            name='PlainVoucher',
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
                 ('label', models.CharField(default='', max_length=20)),
             ],
         ),
         migrations.CreateModel(
-            name='Token',
+            name='Voucher',
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
                 ('label', models.CharField(default='', max_length=20)),
@@ -93,7 +93,7 @@ if django.VERSION >= (5, 2):  # CompositePrimaryKey; the models are defined only
             ],
         ),
         migrations.CreateModel(
-            name='Parcel',
+            name='Consignment',
             fields=[
                 ('pk', models.CompositePrimaryKey('carrier', 'number', blank=True, editable=False, primary_key=True, serialize=False)),
                 ('number', models.IntegerField()),
@@ -106,7 +106,7 @@ if django.VERSION >= (5, 2):  # CompositePrimaryKey; the models are defined only
             },
         ),
         migrations.CreateModel(
-            name='PlainParcel',
+            name='PlainConsignment',
             fields=[
                 ('pk', models.CompositePrimaryKey('carrier', 'number', blank=True, editable=False, primary_key=True, serialize=False)),
                 ('number', models.IntegerField()),
