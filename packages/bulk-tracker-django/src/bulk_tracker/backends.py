@@ -55,10 +55,14 @@ def returns_from_update(model: type[models.Model], alias: str) -> bool:
     )
 
 
+def single_column_pk(model: type[models.Model]) -> bool:
+    """True unless ``model``'s primary key spans several columns (a ``CompositePrimaryKey``, Django 5.2+)."""
+    return isinstance(getattr(model._meta.pk, "column", None), str)
+
+
 def has_array_membership(model: type[models.Model], alias: str) -> bool:
     """True when ``AnyOf`` applies: PostgreSQL, and a primary key of one column."""
-    pk = model._meta.pk
-    return connections[alias].vendor == "postgresql" and isinstance(getattr(pk, "column", None), str)
+    return connections[alias].vendor == "postgresql" and single_column_pk(model)
 
 
 class AnyOf(Lookup):
@@ -80,11 +84,11 @@ class AnyOf(Lookup):
 def values_join_applies(queryset: models.QuerySet[Any], objs: Sequence[models.Model], fields: Sequence[Any]) -> bool:
     """True when the VALUES join writes exactly what Django's bulk_update() would.
 
-    PostgreSQL, a single-table model, plain values (no expressions), each pk once, fields without
-    a custom placeholder, and a queryset whose WHERE needs no aggregate.
+    PostgreSQL, a single-table model whose primary key is one column, plain values (no expressions),
+    each pk once, fields without a custom placeholder, and a queryset whose WHERE needs no aggregate.
     """
     model, query = queryset.model, queryset.query
-    if connections[queryset.db].vendor != "postgresql" or model._meta.parents:
+    if connections[queryset.db].vendor != "postgresql" or model._meta.parents or not single_column_pk(model):
         return False
     if any(hasattr(f, "get_placeholder") or hasattr(f, "get_placeholder_sql") for f in fields):
         return False

@@ -80,7 +80,7 @@ class _DeleteRun:
         """One post_delete_signal per model, its rows by pk (called at the commit)."""
         made = []
         for model, instances in self.deleted.items():
-            instances.sort(key=lambda obj: pk_order(obj.pk))
+            instances.sort(key=lambda obj: pk_order(obj.pk, model._meta.pk))
             objects = [ModifiedObject(obj) for obj in instances]
             made.append(Delivery(post_delete_signal, model, objects, self.info, self.using))
         return made
@@ -252,7 +252,7 @@ def _locked_delete(
         gone = _read_rows(using, run, stale, updates if locks else [])
         if updates:
             # A row this delete also removes is reported deleted (with the values it had), not updated.
-            doomed = {(model._meta.concrete_model, obj.pk) for model, objs in collector.data.items() for obj in objs}
+            doomed = {_row_of(model, obj) for model, objs in collector.data.items() for obj in objs}
             _report_updates(updates, pending.info if pending else None, using, doomed | gone)
         return django_delete(collector)  # on_commit deliveries: dropped if this fails
 
@@ -288,9 +288,10 @@ def _read_rows(
     One read per model and parameter chunk, never per row.
     """
     for model, instances in stale.items():
-        current = _current_rows(model, using, [obj.pk for obj in instances])
+        key = model._meta.pk
+        current = _current_rows(model, using, [rows.row_key(key, obj.pk) for obj in instances])
         for obj in instances:
-            run.fresh[id(obj)] = current.get(obj.pk)
+            run.fresh[id(obj)] = current.get(rows.row_key(key, obj.pk))  # Book(pk="5") is row 5
     set_rows: dict[type[models.Model], list[models.Model]] = {}
     for model, _fk, objs, _value in pending:
         set_rows.setdefault(model, []).extend(objs)  # our own instances (ReportingOnDelete loaded them)
@@ -300,7 +301,7 @@ def _read_rows(
         for obj in objs:
             row = current.get(obj.pk)
             if row is None:
-                gone.add((model._meta.concrete_model, obj.pk))
+                gone.add(_row_of(model, obj))
                 continue
             for name, value in row.items():
                 setattr(obj, name, value)
@@ -310,12 +311,17 @@ def _read_rows(
 def _current_rows(model: type[models.Model], using: str, pks: Any) -> dict[Any, dict[str, Any]]:
     base = model._base_manager.db_manager(using)
     names = [f.attname for f in model._meta.concrete_fields]
-    pk_name = model._meta.pk.attname
+    keys = [f.attname for f in rows.pk_fields(model)]
     found: dict[Any, dict[str, Any]] = {}
-    for chunk in rows.chunks(rows.pk_sorted(pks), using):
+    for chunk in rows.chunks(rows.pk_sorted(pks, model._meta.pk), using, len(keys)):
         for row in rows.lock(base.filter(pk__in=chunk)).values(*names):  # no lock on SQLite
-            found[row[pk_name]] = row
+            found[rows.pk_from([row[name] for name in keys])] = row
     return found
+
+
+def _row_of(model: type[models.Model], obj: models.Model) -> tuple[Any, Any]:
+    """The table row ``obj`` stands for: its concrete model and its pk as read back (``"5"`` is ``5``)."""
+    return model._meta.concrete_model, rows.row_key(model._meta.pk, obj.pk)
 
 
 def _report_updates(pending: Pending, info: TrackingInfo | None, using: str, skipped: set[tuple[Any, Any]]) -> None:
@@ -323,10 +329,9 @@ def _report_updates(pending: Pending, info: TrackingInfo | None, using: str, ski
     for model, fk, objs, value in pending:
         new = getattr(value, fk.target_field.attname) if isinstance(value, models.Model) else value
         changes = per_model.setdefault(model, {})
-        concrete = model._meta.concrete_model
         for obj in objs:
             old = getattr(obj, fk.attname)  # as _lock_rows() re-read it, on backends with row locks
-            if values_equal(old, new) or (concrete, obj.pk) in skipped:
+            if values_equal(old, new) or _row_of(model, obj) in skipped:
                 continue
             modified = changes.setdefault(obj.pk, ModifiedObject(obj))
             setattr(modified.instance, fk.attname, new)

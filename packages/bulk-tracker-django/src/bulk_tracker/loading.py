@@ -56,7 +56,7 @@ class _Tracker:
 @dataclass(frozen=True)
 class _Plan:
     attnames: tuple[str, ...]
-    pk_attname: str
+    pk_attnames: tuple[str, ...]  # one, or the columns of a composite primary key
     trackers: tuple[_Tracker, ...]  # in the order their __init__ wrappers initialise them
     deep_copy: Callable[[Any], Any]
 
@@ -116,7 +116,9 @@ def build(model: type[M], db: str, values: Sequence[Any], kwargs: dict[str, Any]
     attributes = new.__dict__
     attributes["_state"] = state
     attributes.update(zip(plan.attnames, values, strict=True))
-    has_pk = attributes[plan.pk_attname] is not None  # model_utils records nothing for a pk of 0; we do
+    # model_utils records nothing for a pk of 0; we do. A composite key is set when each of its parts is.
+    keys = plan.pk_attnames
+    has_pk = attributes[keys[0]] is not None if len(keys) == 1 else all(attributes[k] is not None for k in keys)
     immutable = types <= _IMMUTABLE
     for tracker in plan.trackers:
         instance_tracker = tracker.instance_tracker(new, tracker.fields, tracker.field_map)
@@ -164,7 +166,8 @@ def _plan(model: type[models.Model]) -> _Plan | None:
         positions = [attnames.index(tracker.field_map[name]) for name in names]
         read = _reader(positions)
         planned.append(_Tracker(tracker.attname, instance_tracker, tracker.fields, tracker.field_map, names, read))
-    return _Plan(attnames, opts.pk.attname, tuple(planned), deep_copy)
+    pk_attnames = tuple(field.attname for field in getattr(opts, "pk_fields", None) or [opts.pk])  # Django 5.2+
+    return _Plan(attnames, pk_attnames, tuple(planned), deep_copy)
 
 
 def _init_wrapper_code() -> CodeType | None:

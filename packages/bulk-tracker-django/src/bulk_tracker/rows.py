@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import operator
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from contextlib import suppress
 from typing import Any, TypeVar
@@ -67,6 +68,37 @@ def lock(queryset: models.QuerySet[M]) -> models.QuerySet[M]:
     return queryset.select_for_update()
 
 
+def pk_fields(model: type[models.Model]) -> list[Any]:
+    """The concrete fields of ``model``'s primary key: one, or the columns of a ``CompositePrimaryKey``."""
+    opts = model._meta
+    return list(getattr(opts, "pk_fields", None) or [opts.pk])  # Options.pk_fields: Django 5.2+
+
+
+def pk_from(values: Sequence[Any]) -> Hashable:
+    """The pk value of a row from the values of its ``pk_fields()``, in order: a tuple for a composite key."""
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def pk_is_set(obj: models.Model) -> bool:
+    """Django's ``_is_pk_set()`` (5.2+: no part of a composite key unset, no database default), else ``pk``."""
+    is_set = getattr(obj, "_is_pk_set", None)
+    return bool(is_set()) if is_set is not None else obj.pk is not None
+
+
+def row_key(field: Any, pk: Any) -> Any:
+    """``pk`` as the rows read back carry it: ``"3"`` given for an integer key is ``3``, each part of a composite.
+
+    A value the field refuses is left as it is: Django's own query refuses it with its own error.
+    """
+    try:
+        parts = getattr(field, "fields", None)  # a CompositePrimaryKey's
+        if parts is not None and isinstance(pk, (tuple, list)) and len(pk) == len(parts):
+            return tuple(part.to_python(value) for part, value in zip(parts, pk, strict=True))
+        return field.to_python(pk)
+    except (TypeError, ValueError, ValidationError):
+        return pk
+
+
 def read_values(
     queryset: models.QuerySet[Any], attnames: Sequence[str], annotations: dict[str, Any] | None = None
 ) -> dict[Hashable, Row]:
@@ -76,26 +108,29 @@ def read_values(
     """
     annotations = annotations or {}
     names = [*attnames, *annotations]
-    values = lock(written_rows(queryset)).annotate(**annotations).values_list("pk", *names)
-    return {pk: dict(zip(names, row, strict=True)) for pk, *row in values}
+    # The key's columns one by one: a composite "pk" in a FOR UPDATE OF query fails on PostgreSQL.
+    keys = [field.attname for field in pk_fields(queryset.model)]
+    values = lock(written_rows(queryset)).annotate(**annotations).values_list(*keys, *names)
+    width = len(keys)
+    return {pk_from(row[:width]): dict(zip(names, row[width:], strict=True)) for row in values}
 
 
 def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashable, M]:
     """Full instances of ``pks`` through the base manager (a default manager must not hide rows)."""
     manager = model._base_manager.db_manager(alias)
     found: dict[Hashable, M] = {}
-    ordered = pk_sorted(pks)
-    for chunk in chunks(ordered, alias):
+    ordered = pk_sorted(pks, model._meta.pk)
+    for chunk in chunks(ordered, alias, per_item=len(pk_fields(model))):
         found.update((obj.pk, obj) for obj in manager.filter(pk__in=chunk))
     return found
 
 
 def related_objects(field: ForeignObject, alias: str, values: Iterable[Any]) -> dict[Any, models.Model]:
     """Related instances of ``field`` for the given raw values, in one query per parameter chunk."""
-    wanted = pk_sorted({value for value in values if value is not None})
+    target = field.target_field
+    wanted = pk_sorted({value for value in values if value is not None}, target)
     if not wanted:
         return {}
-    target = field.target_field
     manager = field.related_model._base_manager.db_manager(alias)
     found: dict[Any, models.Model] = {}
     for chunk in chunks(wanted, alias):
@@ -119,18 +154,25 @@ def attribute_values(obj: models.Model, attnames: Iterable[str]) -> Row:
     return {name: getattr(obj, name) for name in attnames}
 
 
-def pk_order(value: Any) -> tuple[str, Any]:
-    """A sort key that keeps rows in primary-key order whatever the key type."""
+def pk_order(value: Any, field: Any = None) -> tuple[str, Any]:
+    """A sort key that keeps rows in primary-key order whatever the key type.
+
+    With ``field`` (the key's field), by the value the database compares: a key whose Python value
+    is an object that does not order (a hashid, say) sorts by what ``get_prep_value()`` makes of it.
+    """
+    if field is not None:
+        with suppress(TypeError, ValueError, ValidationError):  # a value Django's own query refuses
+            value = field.get_prep_value(value)
     return (type(value).__name__, value)
 
 
-def pk_sorted(pks: Iterable[T]) -> list[T]:
+def pk_sorted(pks: Iterable[T], field: Any = None) -> list[T]:
     """``pks`` in primary-key order (``pk_order``), without a key per value when they compare as they are."""
     pks = list(pks)
     if len({type(pk) for pk in pks}) <= 1:
         with suppress(TypeError):  # values of one type that do not order (None among them, say)
             return sorted(pks)  # type: ignore[type-var]
-    return sorted(pks, key=pk_order)
+    return sorted(pks, key=lambda pk: pk_order(pk, field))
 
 
 def exactly(model: type[M], alias: str, pks: Sequence[Hashable]) -> list[models.QuerySet[M]]:
@@ -144,7 +186,7 @@ def exactly(model: type[M], alias: str, pks: Sequence[Hashable]) -> list[models.
         return [manager.none()]
     if has_array_membership(model, alias):
         return [manager.filter(AnyOf(models.F("pk"), list(pks)))]
-    return [manager.filter(pk__in=chunk) for chunk in chunks(pks, alias, per_item=2)]
+    return [manager.filter(pk__in=chunk) for chunk in chunks(pks, alias, per_item=2 * len(pk_fields(model)))]
 
 
 def update_returning(
@@ -197,17 +239,19 @@ def instances_from_rows(
     names = [field.attname for field in fields]
     compiler = model._base_manager.db_manager(alias).all().query.get_compiler(alias)
     converters = compiler.get_converters([field.get_col(opts.db_table) for field in fields])
-    pk_position = names.index(opts.pk.attname)
+    keys = [names.index(field.attname) for field in pk_fields(model)]
+    width = len(keys)
     if keep is not None:
-        picked = [pk_position, *(names.index(name) for name in attnames)]
+        picked = [*keys, *(names.index(name) for name in attnames)]
         picked_converters = {i: converters[p] for i, p in enumerate(picked) if p in converters}
         slim: Iterable[Sequence[Any]] = ([row[p] for p in picked] for row in returned)
         if picked_converters:
             slim = compiler.apply_converters(slim, picked_converters)
-        kept = (keep(pk, dict(zip(attnames, new, strict=True))) for pk, *new in slim)
+        kept = (keep(pk_from(new[:width]), dict(zip(attnames, new[width:], strict=True))) for new in slim)
         returned = [row for row, wanted in zip(returned, kept, strict=True) if wanted]
     converted = compiler.apply_converters(returned, converters) if converters else returned
-    return {row[pk_position]: model.from_db(alias, names, row) for row in converted}
+    key = operator.itemgetter(*keys)  # a single key's value, or a composite key's tuple
+    return {key(row): model.from_db(alias, names, row) for row in converted}
 
 
 UNKNOWN: Any = object()  # stored_value(): only a read of the row can tell

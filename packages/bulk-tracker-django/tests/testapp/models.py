@@ -531,3 +531,111 @@ class PlainTally(models.Model):
 
     class Meta:
         constraints = _tally_constraints("plain_tally")
+
+
+# --- primary keys (test_keys.py): an object as pk value, UUID and composite keys, each with a plain twin ---
+
+
+class Hashid:
+    """A hashid-style key value: a small object around the stored integer, equal and hashed by it."""
+
+    __slots__ = ("number",)
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Hashid) and other.number == self.number
+
+    def __hash__(self) -> int:
+        return hash((Hashid, self.number))
+
+    def __repr__(self) -> str:
+        return f"Hashid({self.number})"
+
+
+class HashidField(models.IntegerField):
+    """Reads ``Hashid`` objects; writes their number (``get_prep_value`` unwraps them)."""
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else Hashid(value)
+
+    def to_python(self, value):
+        if value is None or isinstance(value, Hashid):
+            return value
+        return Hashid(super().to_python(value))
+
+    def get_prep_value(self, value):
+        return super().get_prep_value(value.number if isinstance(value, Hashid) else value)
+
+
+class Coupon(BulkTrackerModel):
+    id = HashidField(primary_key=True)
+    code = models.CharField(max_length=20, default="")
+    uses = models.IntegerField(default=0)
+
+    tracker = FieldTracker()
+
+
+class PlainCoupon(models.Model):
+    id = HashidField(primary_key=True)
+    code = models.CharField(max_length=20, default="")
+    uses = models.IntegerField(default=0)
+
+
+class Redemption(BulkTrackerModel):
+    """Points at a Coupon: deleting one cascades, or sets ``spare`` to NULL."""
+
+    coupon = models.ForeignKey(Coupon, on_delete=models.CASCADE, related_name="redemptions")
+    spare = models.ForeignKey(Coupon, null=True, on_delete=models.SET_NULL, related_name="spare_redemptions")
+    note = models.CharField(max_length=20, default="")
+
+    tracker = FieldTracker()
+
+
+class PlainRedemption(models.Model):
+    coupon = models.ForeignKey(PlainCoupon, on_delete=models.CASCADE, related_name="redemptions")
+    spare = models.ForeignKey(PlainCoupon, null=True, on_delete=models.SET_NULL, related_name="spare_redemptions")
+    note = models.CharField(max_length=20, default="")
+
+
+class Voucher(BulkTrackerModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    label = models.CharField(max_length=20, default="")
+
+    tracker = FieldTracker()
+
+
+class PlainVoucher(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    label = models.CharField(max_length=20, default="")
+
+
+if django.VERSION >= (5, 2):
+
+    class Carrier(BulkTrackerModel):
+        name = models.CharField(max_length=20)
+
+        tracker = FieldTracker()
+
+    class Consignment(BulkTrackerModel):
+        """A composite primary key, one of whose columns is a foreign key (deleting a carrier cascades)."""
+
+        pk = models.CompositePrimaryKey("carrier", "number")
+        carrier = models.ForeignKey(Carrier, on_delete=models.CASCADE, related_name="parcels")
+        number = models.IntegerField()
+        label = models.CharField(max_length=20, default="")
+        weight = models.IntegerField(default=0)
+
+        # model_utils' FieldTracker() of every field fails on the composite pk's descriptor: name them.
+        tracker = FieldTracker(fields=["carrier", "number", "label", "weight"])
+
+    class PlainCarrier(models.Model):
+        name = models.CharField(max_length=20)
+
+    class PlainConsignment(models.Model):
+        pk = models.CompositePrimaryKey("carrier", "number")
+        carrier = models.ForeignKey(PlainCarrier, on_delete=models.CASCADE, related_name="parcels")
+        number = models.IntegerField()
+        label = models.CharField(max_length=20, default="")
+        weight = models.IntegerField(default=0)

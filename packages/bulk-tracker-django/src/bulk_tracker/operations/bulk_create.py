@@ -214,7 +214,7 @@ class Upsert(BulkCreate[M]):
     def read_unsure(self) -> None:
         """Set on each row in ``unsure`` its ``update_fields`` as stored: one read per chunk."""
         pk_field = self.model._meta.pk
-        unsure = {pk_field.to_python(row.pk): row for row in self.unsure.values() if row.pk is not None}
+        unsure = {rows.row_key(pk_field, row.pk): row for row in self.unsure.values() if rows.pk_is_set(row)}
         attnames = [field.attname for field in self.update_fields]
         for chunk in rows.chunks(rows.pk_sorted(unsure), self.alias):
             for pk, *values in self.base.filter(pk__in=chunk).values_list("pk", *attnames):
@@ -235,7 +235,7 @@ class Upsert(BulkCreate[M]):
         """The objects the replay found created that really are in the table, their missing pks filled in."""
         if self.options["ignore_conflicts"] and may_skip_unseen(self.model, self.alias, self.objs):
             return self.read_back_created()
-        missing = [obj for obj in self.created if obj.pk is None]
+        missing = [obj for obj in self.created if not rows.pk_is_set(obj)]
         not_inserted = self.fill_pks(missing)
         return [obj for obj in self.created if id(obj) not in not_inserted]
 
@@ -278,27 +278,25 @@ class Upsert(BulkCreate[M]):
                 for key in keys:
                     by_key.setdefault(key, []).append(obj)
         inserted = {id(obj) for obj in self.created if not self.keys_of(obj)}
-        pk_attname = self.model._meta.pk.attname
         found = list({id(obj): obj for objs in by_key.values() for obj in objs}.values())
         for row in self.rows_of(found):
             chosen = self.inserter(row, by_key, inserted)
             if chosen is not None:
                 inserted.add(id(chosen))
-                if chosen.pk is None:
-                    self.reported(chosen).pk = row[pk_attname]  # the caller's object keeps no pk
+                if not rows.pk_is_set(chosen):
+                    self.reported(chosen).pk = self.pk_of(row)  # the caller's object keeps no pk
         return [obj for obj in self.objs if id(obj) in inserted]
 
     def rows_of(self, objs: list[M]) -> list[rows.Row]:
         """The rows, in pk order, that share a key with one of ``objs`` and were not read before the insert."""
         before = {row.pk for row in self.existing.values()}
         attnames = [field.attname for field in self.model._meta.concrete_fields]
-        pk_attname = self.model._meta.pk.attname
         found: dict[Hashable, rows.Row] = {}
         for chunk in rows.chunks(objs, self.alias, max(1, sum(len(key) for key in self.keys))):
             condition = matching(self.keys, chunk)
             for values in self.base.filter(condition).values_list(*attnames) if condition is not None else ():
                 row = dict(zip(attnames, values, strict=True))
-                found[row[pk_attname]] = row
+                found[self.pk_of(row)] = row
         return [found[pk] for pk in rows.pk_sorted(found) if pk not in before]
 
     def inserter(self, row: rows.Row, by_key: dict[tuple[int, Key], list[M]], taken: set[int]) -> M | None:
@@ -311,11 +309,16 @@ class Upsert(BulkCreate[M]):
                 id(obj): obj
                 for objs in shared
                 for obj in objs
-                if id(obj) not in taken and (obj.pk is None or pk_field.to_python(obj.pk) == row[pk_field.attname])
+                if id(obj) not in taken
+                and (not rows.pk_is_set(obj) or rows.row_key(pk_field, obj.pk) == self.pk_of(row))
             }.values(),
             key=lambda obj: self.position[id(obj)],
         )
         return next((obj for obj in candidates if self.holds(obj, row)), candidates[0] if candidates else None)
+
+    def pk_of(self, row: rows.Row) -> Hashable:
+        """The pk of a row read as ``{attname: value}`` (a tuple for a composite key)."""
+        return rows.pk_from([row[field.attname] for field in rows.pk_fields(self.model)])
 
     def holds(self, obj: M, row: rows.Row) -> bool:
         """Whether ``row`` holds each value of ``obj`` whose stored form is certain."""
@@ -373,7 +376,7 @@ def unique_keys(model: type[models.Model], unique_fields: Sequence[str] | None) 
     opts = model._meta.concrete_model._meta
     if unique_fields:
         return [tuple(opts.pk if name == "pk" else opts.get_field(name) for name in unique_fields)]
-    keys: list[Fields] = [(opts.pk,)]
+    keys: list[Fields] = [tuple(rows.pk_fields(model))]  # a composite key's columns conflict together
     keys += [(f,) for f in opts.local_concrete_fields if f.unique and not f.primary_key]
     keys += [tuple(opts.get_field(name) for name in names) for names in opts.unique_together]
     keys += [tuple(opts.get_field(name) for name in c.fields) for c in opts.total_unique_constraints]
@@ -420,4 +423,6 @@ def check_options(queryset: models.QuerySet[M], objs: list[M], options: Options)
 
 def _pk_is_set(obj: models.Model) -> bool:
     """As Django's bulk_create() partitions: a pk left to the database default is not set."""
+    if hasattr(obj, "_is_pk_set"):  # Django 5.2+: every part of a composite key too
+        return rows.pk_is_set(obj)
     return obj.pk is not None and not (DatabaseDefault is not None and isinstance(obj.pk, DatabaseDefault))

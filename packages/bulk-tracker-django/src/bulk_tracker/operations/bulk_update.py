@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from django.core.exceptions import ValidationError
 from django.db import models
 
 from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, suspended
@@ -59,29 +58,30 @@ class BulkUpdate(Operation[M, int]):
         # Django's own checks first, outside the operation's transaction: raised inside it, they would
         # mark the caller's enclosing transaction as broken, which Django's bulk_update() does not.
         self.django_bulk_update(())  # fields and batch_size; no query for no objects
-        if any(obj.pk is None for obj in self.objs):
+        if not all(rows.pk_is_set(obj) for obj in self.objs):
             return False  # Django's ValueError
         opts = self.model._meta
         self.written = [opts.get_field(name) for name in self.fields]
         for obj in self.objs:  # Django's ValueError for an unsaved related object
             obj._prepare_related_fields_for_save(operation_name="bulk_update", fields=self.written)
-        self.joined = backends.values_join_applies(self.queryset, self.objs, self.written)
+        pk_field = opts.pk
+        for obj in self.objs:  # keyed as the rows read back are: pk="2" is row 2
+            pk = rows.row_key(pk_field, obj.pk)
+            if pk in self.first:
+                self.repeated.add(pk)
+            self.first.setdefault(pk, obj)
+        # The VALUES join writes each row once: a row given twice (2 and "2") is left to Django.
+        self.joined = not self.repeated and backends.values_join_applies(self.queryset, self.objs, self.written)
         return True
 
     def untracked(self) -> int:
         return self.django_bulk_update(self.objs)
 
     def read_before(self) -> None:
-        pk_field = self.model._meta.pk
-        for obj in self.objs:
-            pk = _row_key(pk_field, obj.pk)
-            if pk in self.first:
-                self.repeated.add(pk)
-            self.first.setdefault(pk, obj)
         # Without RETURNING, the new rows are built from the locked full rows and the values written.
         fields = self.written if self.joined else self.model._meta.concrete_fields
         names = list(dict.fromkeys(field.attname for field in fields))
-        for chunk in backends.chunks(list(self.first), self.alias):
+        for chunk in backends.chunks(list(self.first), self.alias, per_item=len(rows.pk_fields(self.model))):
             self.old.update(rows.read_values(self.queryset.filter(pk__in=chunk), names))
 
     def write(self) -> int:
@@ -101,7 +101,8 @@ class BulkUpdate(Operation[M, int]):
 
     def changes(self) -> list[Report]:
         diffs = self._joined_diffs() if self.joined else self._written_diffs()
-        changed = [ModifiedObject(self.new[pk], diffs[pk]) for pk in rows.pk_sorted(self.old) if diffs.get(pk)]
+        order = rows.pk_sorted(self.old, self.model._meta.pk)
+        changed = [ModifiedObject(self.new[pk], diffs[pk]) for pk in order if diffs.get(pk)]
         return [Report(post_update_signal, self.model, changed)]
 
     def _attnames(self) -> list[str]:
@@ -168,11 +169,3 @@ class BulkUpdate(Operation[M, int]):
         names = [field.attname for field in self.model._meta.concrete_fields]
         for pk, row in merged.items():
             self.new[pk] = self.model.from_db(self.alias, names, [row[name] for name in names])
-
-
-def _row_key(pk_field: Any, pk: Any) -> Any:
-    """``pk`` as the rows read back carry it (``"3"`` given for an integer key is ``3``)."""
-    try:
-        return pk_field.to_python(pk)
-    except (TypeError, ValueError, ValidationError):
-        return pk  # Django's own query refuses it with its own error

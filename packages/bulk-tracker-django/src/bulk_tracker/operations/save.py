@@ -26,6 +26,7 @@ from contextlib import AbstractContextManager, nullcontext, suppress
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+import django
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models, router
 from model_utils import FieldTracker
@@ -83,10 +84,11 @@ def found(model: type[models.Model], instance: models.Model, created: bool) -> N
     if operation is not None and operation.model is model and not operation.looked_up:
         operation.looked_up = True
         if not created:
+            keys = rows.pk_fields(model)
             operation.old = {
                 field.attname: snapshot(instance.__dict__[field.attname])
                 for field in model._meta.concrete_fields
-                if field.attname in instance.__dict__ and not field.primary_key
+                if field.attname in instance.__dict__ and field not in keys
             }
 
 
@@ -177,20 +179,24 @@ class Save(Operation[M, None]):
 
 
 def _may_overwrite_a_row(instance: models.Model, options: dict[str, Any]) -> bool:
-    """True when Django will try an UPDATE for this new instance (mirrors Model._save_table)."""
+    """True when Django will try an UPDATE for this new instance (mirrors Model._save_table).
+
+    A key with a default makes Django insert, unless ``force_update`` from Django 5.1 (ticket 35425).
+    """
     pk = instance._meta.pk
     pk_has_default = pk.has_default() or (hasattr(pk, "has_db_default") and pk.has_db_default())
-    pk_set = instance._is_pk_set() if hasattr(instance, "_is_pk_set") else instance.pk is not None
-    return bool(pk_set and not options.get("force_insert") and not pk_has_default)
+    forced_update = bool(options.get("force_update")) and django.VERSION >= (5, 1)
+    return bool(rows.pk_is_set(instance) and not options.get("force_insert") and (forced_update or not pk_has_default))
 
 
 def _written_attnames(instance: models.Model, options: dict[str, Any]) -> list[str]:
-    """The attnames of the concrete non-pk fields ``save(**options)`` writes."""
+    """The attnames of the concrete non-pk fields ``save(**options)`` writes (a composite key's parts are pk)."""
     selected = _selected_attnames(instance._meta, options.get("update_fields"))
+    keys = rows.pk_fields(type(instance))
     return [
         field.attname
         for field in instance._meta.concrete_fields
-        if not field.primary_key and (selected is None or field.attname in selected)
+        if field not in keys and (selected is None or field.attname in selected)
     ]
 
 
@@ -227,13 +233,10 @@ def _tracked_old_values(instance: models.Model, update_fields: Any) -> tuple[dic
             if skipped or attname in old or not (instance.pk or name in tracked.saved_data):
                 continue
             old[attname] = tracked.previous(name)  # model_utils keeps its own copy, replaced (not changed) by a save
-    pk_attname = instance._meta.pk.attname
     unknown = [
         attname
         for attname in _written_attnames(instance, {"update_fields": update_fields})
-        if attname not in old
-        and attname != pk_attname
-        and not (attname in deferred and attname not in instance.__dict__)
+        if attname not in old and not (attname in deferred and attname not in instance.__dict__)
     ]
     return old, unknown
 

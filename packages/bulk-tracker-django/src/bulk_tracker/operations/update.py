@@ -115,11 +115,13 @@ class Update(Operation[M, int]):
         """
         pks = list(self.old)
         if self.queryset.query.order_by and connections[self.alias].vendor == "mysql":
-            return [self.queryset.filter(pk__in=part) for part in chunks(pks, self.alias, per_item=2)]
+            per_item = 2 * len(rows.pk_fields(self.model))
+            return [self.queryset.filter(pk__in=part) for part in chunks(pks, self.alias, per_item=per_item)]
         return rows.exactly(self.model, self.alias, pks)
 
     def changes(self) -> list[Report]:
-        changed = [(self.new[self.moved.get(pk, pk)], self.diffs[pk]) for pk in rows.pk_sorted(self.diffs)]
+        order = rows.pk_sorted(self.diffs, self.model._meta.pk)
+        changed = [(self.new[self.moved.get(pk, pk)], self.diffs[pk]) for pk in order]
         return [Report(post_update_signal, self.model, _as_written(changed, self.written, self.alias))]
 
 
@@ -146,34 +148,48 @@ def _written_fields(queryset: models.QuerySet[Any], kwargs: dict[str, Any]) -> t
 _NEW_PK = "_bulk_tracker_new_pk"
 
 
-def _primary_key_written(model: type[models.Model], written: dict[str, Any]) -> str | None:
-    """The keyword of ``update()`` that writes the primary key, if one does."""
-    return next((key for key, field in written.items() if field == model._meta.pk), None)
+def _key_writes(model: type[models.Model], written: dict[str, Any]) -> dict[int, str]:
+    """``{position in the primary key: keyword of update() that writes that column}``, if any do.
+
+    One position for a single-column key; a composite key's parts are written one by one.
+    """
+    fields = rows.pk_fields(model)
+    return {fields.index(field): key for key, field in written.items() if field in fields}
 
 
 def _new_pk_annotation(
     model: type[models.Model], written: dict[str, Any], kwargs: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """An expression that writes the pk, to be evaluated per row in the locked read of the old rows."""
-    key = _primary_key_written(model, written)
-    if key is None or not hasattr(kwargs[key], "resolve_expression"):
-        return None
-    return {_NEW_PK: models.ExpressionWrapper(kwargs[key], output_field=written[key])}
+    """Expressions that write the pk (or parts of it), evaluated per row in the locked read of the old rows."""
+    annotations = {
+        f"{_NEW_PK}{position}": models.ExpressionWrapper(kwargs[key], output_field=written[key])
+        for position, key in _key_writes(model, written).items()
+        if hasattr(kwargs[key], "resolve_expression")
+    }
+    return annotations or None
 
 
 def _new_pks(
     model: type[models.Model], old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]
 ) -> dict[Hashable, Hashable]:
-    """``{old pk: new pk}`` when ``update()`` writes the primary key, else empty."""
-    key = _primary_key_written(model, written)
-    if key is None or not old:
+    """``{old pk: new pk}`` when ``update()`` writes the primary key (or part of a composite one), else empty."""
+    writes = _key_writes(model, written)
+    if not writes or not old:
         return {}
-    field = written[key]
-    if _NEW_PK in next(iter(old.values()), {}):
-        return {pk: field.to_python(row.pop(_NEW_PK)) for pk, row in old.items()}
-    value = kwargs[key]
-    new_pk = field.to_python(value.pk if isinstance(value, models.Model) else value)
-    return dict.fromkeys(old, new_pk)
+    fields = rows.pk_fields(model)
+    plain = {}  # by position: a plain value, the same for every row
+    for position, key in writes.items():
+        value = kwargs[key]
+        if not hasattr(value, "resolve_expression"):
+            plain[position] = fields[position].to_python(value.pk if isinstance(value, models.Model) else value)
+    moved = {}
+    for pk, row in old.items():
+        parts = list(pk) if len(fields) > 1 else [pk]  # type: ignore[call-overload]
+        for position in writes:
+            name = f"{_NEW_PK}{position}"
+            parts[position] = fields[position].to_python(row.pop(name)) if name in row else plain[position]
+        moved[pk] = rows.pk_from(parts)
+    return moved
 
 
 def _maybe_changed(old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]) -> list[Hashable]:

@@ -25,7 +25,7 @@ def fields():
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("testapp", "0007_j3"),
+        ("testapp", "0008_keys"),
     ]
 
     operations = [
