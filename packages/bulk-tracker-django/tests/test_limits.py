@@ -7,7 +7,7 @@ from django.db import connection, models, transaction
 from django.db.models import F
 
 from bulk_tracker import suspended
-from testapp.models import Book, Note, Tag, Tally
+from testapp.models import Book, Tag
 
 pytestmark = pytest.mark.django_db
 
@@ -63,23 +63,3 @@ def test_raw_sql_untracked_querysets_and_suspended_blocks_are_not_seen(book, rec
             Book.objects.update(stock=4)
             book.delete()
     assert received.calls == []
-
-
-def test_ignore_conflicts_without_another_unique_key_reports_created_rows_without_pk(received):
-    """No backend returns the pks of an INSERT that ignores conflicts, and no other key can find them."""
-    with received.committing():
-        Note.objects.bulk_create([Note(text="a"), Note(text="b")], ignore_conflicts=True)
-    assert [(o.instance.pk, o.instance.text) for o in received.only("create").objects] == [(None, "a"), (None, "b")]
-
-
-def test_ignore_conflicts_cannot_tell_whether_an_object_without_any_key_was_skipped(received):
-    """No pk and no other complete unique key: no read can find the row, so the locked read decides.
-
-    The second active "s" breaks the partial unique index (PostgreSQL, SQLite) and is skipped, yet
-    reported created; an object that has a key is read back (test_phantom.py).
-    """
-    objs = [Tally(code=None, slug="s", active=True), Tally(code=None, slug="s", active=True)]
-    with received.committing():
-        Tally.objects.bulk_create(objs, ignore_conflicts=True)
-    assert Tally.objects.count() == (1 if connection.features.supports_partial_indexes else 2)
-    assert [(o.instance.pk, o.instance.slug) for o in received.only("create").objects] == [(None, "s"), (None, "s")]

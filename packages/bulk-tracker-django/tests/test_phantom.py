@@ -18,7 +18,7 @@ from helpers import sql_of
 
 from bulk_tracker import suspended
 from bulk_tracker.helper_objects import ModifiedObject
-from testapp.models import Ledger, PlainLedger, PlainTally, Tag, Tally
+from testapp.models import Ledger, Note, PlainLedger, PlainTally, Tag, Tally
 
 pytestmark = [
     pytest.mark.django_db,
@@ -402,3 +402,22 @@ def test_ignore_conflicts_with_pks_reads_back_only_where_a_row_may_be_skipped_un
         ours = insert(Tag.objects, 950)
     assert [o.instance.name for o in received.only("create").objects] == ["new950"]
     assert len(ours) == len(djangos) + 1 + (1 if connection.vendor == "mysql" else 0)
+
+
+def test_ignore_conflicts_finds_the_rows_of_objects_without_any_key(received):
+    """No pk and no other unique key: the rows above the highest pk read before the insert, one read."""
+    with received.committing():
+        Note.objects.bulk_create([Note(text="a"), Note(text="b")], ignore_conflicts=True)
+    stored = list(Note.objects.order_by("pk").values_list("pk", "text"))
+    assert [(o.instance.pk, o.instance.text) for o in received.only("create").objects] == stored
+
+
+def test_ignore_conflicts_reports_only_the_inserted_one_of_objects_without_any_key(received):
+    """The second active "s" breaks the partial unique index (PostgreSQL, SQLite) and is skipped."""
+    objs = [Tally(code=None, slug="s", active=True), Tally(code=None, slug="s", active=True)]
+    with received.committing():
+        Tally.objects.bulk_create(objs, ignore_conflicts=True)
+    stored = list(Tally.objects.order_by("pk").values_list("pk", "slug"))
+    assert len(stored) == (1 if connection.features.supports_partial_indexes else 2)
+    assert [(o.instance.pk, o.instance.slug) for o in received.only("create").objects] == stored
+    assert [obj.pk for obj in objs] == [None, None]  # as Django leaves them

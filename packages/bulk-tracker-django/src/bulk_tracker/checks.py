@@ -89,7 +89,8 @@ def generated_field_warnings(models_to_check: Iterable[type[models.Model]]) -> l
                         "model_utils reads each tracked field after save(); a generated field Django leaves "
                         "deferred (MariaDB and MySQL return none) costs one more SELECT per save, and a save "
                         "that fails before Django sets it (an IntegrityError) recurses until RecursionError.",
-                        hint="Leave generated fields out: FieldTracker(fields=[...]) naming the fields you save. "
+                        hint="Leave generated fields out: FieldTracker(fields=[...]) naming the fields you save "
+                        "by attname (a foreign key as `author_id`, as FieldTracker() names them). "
                         "bulk_tracker reports a generated field's new value from the row either way.",
                         obj=model,
                         id="bulk_tracker.W004",

@@ -421,9 +421,11 @@ def _oracle_world(prefix: str, base: type[models.Model], couriers: type[models.M
         if meta:
             attributes["Meta"] = type("Meta", (), meta)
         if tracked and not meta.get("proxy"):  # every field but the generated ones, as check W004 advises
-            parents = [f.name for base in bases if base is not base_model for f in base._meta.concrete_fields]
+            # By attname, as FieldTracker() names them: model_utils takes a foreign key's name ("hub") for
+            # loaded on a deferred instance, and a later deferred load then overwrites the key just set.
+            parents = [f.attname for base in bases if base is not base_model for f in base._meta.concrete_fields]
             own = [
-                key
+                f"{key}_id" if isinstance(value, models.ForeignKey) else key
                 for key, value in fields.items()
                 if isinstance(value, models.Field)
                 and not isinstance(value, (GenericRelation, GenericForeignKey))

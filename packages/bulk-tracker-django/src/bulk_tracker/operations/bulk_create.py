@@ -124,6 +124,7 @@ class Upsert(BulkCreate[M]):
         self.created: list[M] = []  # the objects whose insert created a row
         self.first_insert: dict[tuple[int, Key], M] = {}  # by key: the object whose insert created it
         self.before: dict[int, tuple[M, rows.Row]] = {}  # by id() of a row read: it, its update_fields before
+        self.high_water: int | None = None  # the highest auto pk before the insert, when objects have no key
         self.copies: dict[int, M] = {}  # by id() of a caller's object: the copy reported in its place
         self.unsure: dict[int, M] = {}  # by id(): rows written a value only a read can tell as stored
 
@@ -160,6 +161,9 @@ class Upsert(BulkCreate[M]):
             if condition is not None:
                 for row in rows.lock(self.base.filter(condition)):
                     self.existing.update(dict.fromkeys(self.keys_of(row), row))
+        if any(not self.keys_of(obj) for obj in self.objs) and isinstance(self.model._meta.pk, models.AutoField):
+            # Objects with no key at all can be found after the insert only as rows above the highest pk now.
+            self.high_water = self.base.aggregate(top=models.Max("pk"))["top"] or 0
 
     def keys_of(self, obj: models.Model) -> list[tuple[int, Key]]:
         """``obj``'s values of each unique key it has complete, with the number of the key."""
@@ -235,9 +239,37 @@ class Upsert(BulkCreate[M]):
         """The objects the replay found created that really are in the table, their missing pks filled in."""
         if self.options["ignore_conflicts"] and may_skip_unseen(self.model, self.alias, self.objs):
             return self.read_back_created()
-        missing = [obj for obj in self.created if not rows.pk_is_set(obj)]
-        not_inserted = self.fill_pks(missing)
+        missing = [obj for obj in self.created if not rows.pk_is_set(obj) and self.keys_of(obj)]
+        keyless = [obj for obj in self.created if not rows.pk_is_set(obj) and not self.keys_of(obj)]
+        not_inserted = self.fill_pks(missing) | self.fill_keyless(keyless)
         return [obj for obj in self.created if id(obj) not in not_inserted]
+
+    def fill_keyless(self, keyless: list[M]) -> set[int]:
+        """Find the rows of objects with no key at all among the rows above ``high_water``; ``id()`` of those not found.
+
+        Each goes to the first such row, in pk order, that holds its values; an object without one was
+        skipped (SQLite's and MySQL's ignore skip a row that breaks a CHECK or NOT NULL). Without an
+        auto-increment pk nothing can be read: they stay, pk unset.
+        """
+        if not keyless or self.high_water is None:
+            return set()
+        mine = {id(obj) for obj in keyless}
+        reported = {self.copies.get(id(obj), obj).pk for obj in self.created if id(obj) not in mine}
+        attnames = [field.attname for field in self.model._meta.concrete_fields]
+        fresh = [
+            dict(zip(attnames, values, strict=True))
+            for values in self.base.filter(pk__gt=self.high_water).order_by("pk").values_list(*attnames)
+        ]
+        fresh = [row for row in fresh if self.pk_of(row) not in reported]
+        not_found = set()
+        for obj in sorted(keyless, key=lambda obj: self.position[id(obj)]):
+            row = next((row for row in fresh if self.holds(obj, row)), None)
+            if row is None:
+                not_found.add(id(obj))
+            else:
+                fresh.remove(row)
+                self.reported(obj).pk = self.pk_of(row)  # the caller's object keeps no pk, as Django leaves it
+        return not_found
 
     def fill_pks(self, missing: list[M]) -> set[int]:
         """Read the pks the backend did not return, by another unique key; ``id()`` of the objects not found.
@@ -277,7 +309,8 @@ class Upsert(BulkCreate[M]):
             if not any(key in self.existing for key in keys):
                 for key in keys:
                     by_key.setdefault(key, []).append(obj)
-        inserted = {id(obj) for obj in self.created if not self.keys_of(obj)}
+        keyless = [obj for obj in self.created if not self.keys_of(obj)]
+        inserted = {id(obj) for obj in keyless}
         found = list({id(obj): obj for objs in by_key.values() for obj in objs}.values())
         for row in self.rows_of(found):
             chosen = self.inserter(row, by_key, inserted)
@@ -285,6 +318,7 @@ class Upsert(BulkCreate[M]):
                 inserted.add(id(chosen))
                 if not rows.pk_is_set(chosen):
                     self.reported(chosen).pk = self.pk_of(row)  # the caller's object keeps no pk
+        inserted -= self.fill_keyless(keyless)
         return [obj for obj in self.objs if id(obj) in inserted]
 
     def rows_of(self, objs: list[M]) -> list[rows.Row]:
