@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import django
@@ -45,13 +43,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management.color import no_style
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Model
-from helpers import connected
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from oracle_receivers import BoomError, Rollback, Trace, receivers
 
 from bulk_tracker import TrackingInfo, suspended, tracking
-from bulk_tracker.signals import post_create_signal, post_delete_signal, post_update_signal
 from bulk_tracker_core import values_equal
 from testapp import models as testapp
 
@@ -60,7 +57,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 EXAMPLES = int(os.environ.get("BULK_TRACKER_ORACLE_EXAMPLES", "10"))
 RANDOM = os.environ.get("BULK_TRACKER_ORACLE_RANDOM", "") not in ("", "0")
 SHRINK = os.environ.get("BULK_TRACKER_ORACLE_SHRINK", "1") not in ("", "0")
-KINDS = {post_create_signal: "create", post_update_signal: "update", post_delete_signal: "delete"}
 COMPOSITE = django.VERSION >= (5, 2)  # Carrier -CASCADE-> Consignment, whose pk is (carrier, number)
 NAMES = ("Hub", "Courier", "Parcel", "ExpressParcel", "ParcelProxy", "Remark", "Token") + (
     ("Carrier", "Consignment") if COMPOSITE else ()
@@ -170,14 +166,6 @@ def normalised_label(key: Any) -> Any:
     return key.replace(".Plain", ".") if isinstance(key, str) else key
 
 
-class BoomError(Exception):
-    """Raised by the raising receiver."""
-
-
-class Rollback(Exception):  # noqa: N818 - a control-flow signal, not an error
-    """Raised to roll a block or savepoint back."""
-
-
 class Outcome:
     """What one run of an operation did: its return value or its error."""
 
@@ -196,32 +184,6 @@ class Outcome:
         if isinstance(self.error, DatabaseError):
             return ("raised", kind.__name__)  # the database's message names the table
         return ("raised", kind.__name__, str(self.error).replace("Plain", ""))
-
-
-class Trace:
-    """What the receivers saw: every delivery, and the failures logged on ``bulk_tracker``."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, type[Model], list[Any], TrackingInfo | None]] = []
-        self.raising: set[str] = set()  # operation tags whose deliveries make a receiver raise
-        self.logged: list[logging.LogRecord] = []
-
-    def record(self, signal: Any, sender: type[Model], objects: list[Any], **kwargs: Any) -> None:
-        if sender in TRACKED_MODELS:
-            self.calls.append((KINDS[signal], sender, objects, kwargs.get("tracking_info_")))
-
-    def raise_if_asked(self, sender: type[Model], tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> None:
-        if sender in TRACKED_MODELS and tracking_info_ is not None and tracking_info_.comment in self.raising:
-            raise BoomError(tracking_info_.comment)
-
-
-class LogTo(logging.Handler):
-    def __init__(self, records: list[logging.LogRecord]) -> None:
-        super().__init__(logging.ERROR)
-        self.records = records
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 class Replay:
@@ -883,21 +845,8 @@ def flush() -> None:
     )
 
 
-@contextmanager
-def receivers(trace: Trace) -> Iterator[None]:
-    with ExitStack() as stack:
-        for signal in KINDS:  # the recorder first: it sees the delivery the raiser then fails
-            stack.enter_context(connected(signal, trace.record))
-            stack.enter_context(connected(signal, trace.raise_if_asked))
-        handler = LogTo(trace.logged)
-        logger = logging.getLogger("bulk_tracker")
-        logger.addHandler(handler)
-        stack.callback(logger.removeHandler, handler)
-        yield
-
-
 def test_tracked_writes_do_what_plain_django_does_and_the_events_replay_them(summary_line):
-    trace = Trace()
+    trace = Trace(TRACKED_MODELS)
     Oracle.trace = trace
     Oracle.examples = Oracle.steps = Oracle.operations = Oracle.refused = Oracle.raised_to_caller = 0
     started = time.monotonic()

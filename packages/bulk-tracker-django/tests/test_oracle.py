@@ -25,23 +25,20 @@ and the others are logged.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
-from contextlib import ExitStack
 from typing import Any
 
 import pytest
 from django.db import DatabaseError, NotSupportedError, connection, transaction
 from django.db.models import F, Model
-from helpers import connected
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from oracle_receivers import BoomError, Rollback, Trace, receivers
 from replay import apply, assert_tables_match, attnames, database_rows
 
 from bulk_tracker import TrackingInfo, suspended, tracking
-from bulk_tracker.signals import post_create_signal, post_delete_signal, post_update_signal
 from testapp.models import Clerk, Crate, Depot
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,7 +46,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 MODELS: tuple[type[Model], ...] = (Depot, Clerk, Crate)
 EXAMPLES = int(os.environ.get("BULK_TRACKER_ORACLE_EXAMPLES", "10"))
 RANDOM = os.environ.get("BULK_TRACKER_ORACLE_RANDOM", "") not in ("", "0")
-KINDS = {post_create_signal: "create", post_update_signal: "update", post_delete_signal: "delete"}
 MISSING_PK = 10**9  # never a row: operations on it must change and report nothing
 
 QTY = st.integers(0, 3)
@@ -76,40 +72,6 @@ OPERATIONS = [
     "clerk_update",
     "clerk_delete",
 ]
-
-
-class BoomError(Exception):
-    """Raised by the raising receiver."""
-
-
-class Rollback(Exception):  # noqa: N818 - a control-flow signal, not an error
-    """Raised to roll a block or savepoint back."""
-
-
-class Trace:
-    """What the receivers saw during one test: every delivery, and the failures robust mode logged."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, type[Model], list[Any], TrackingInfo | None]] = []
-        self.raising: set[str] = set()  # comments (operation tags) whose deliveries make a receiver raise
-        self.logged: list[logging.LogRecord] = []
-
-    def record(self, signal: Any, sender: type[Model], objects: list[Any], **kwargs: Any) -> None:
-        if sender in MODELS:
-            self.calls.append((KINDS[signal], sender, objects, kwargs.get("tracking_info_")))
-
-    def raise_if_asked(self, sender: type[Model], tracking_info_: TrackingInfo | None = None, **kwargs: Any) -> None:
-        if sender in MODELS and tracking_info_ is not None and tracking_info_.comment in self.raising:
-            raise BoomError(tracking_info_.comment)
-
-
-class LogTo(logging.Handler):
-    def __init__(self, records: list[logging.LogRecord]) -> None:
-        super().__init__(logging.ERROR)
-        self.records = records
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 class Oracle(RuleBasedStateMachine):
@@ -522,33 +484,25 @@ class Oracle(RuleBasedStateMachine):
 
 
 def test_replaying_the_events_reproduces_the_database(summary_line):
-    trace = Trace()
+    trace = Trace(MODELS)
     Oracle.trace = trace
     Oracle.examples = Oracle.steps = Oracle.operations = Oracle.refused = Oracle.raised_to_caller = 0
-    receivers = ExitStack()
-    for signal in KINDS:  # the recorder first: it sees the delivery the raiser then fails
-        receivers.enter_context(connected(signal, trace.record))
-        receivers.enter_context(connected(signal, trace.raise_if_asked))
-    handler = LogTo(trace.logged)
-    logger = logging.getLogger("bulk_tracker")
-    logger.addHandler(handler)
     started = time.monotonic()
     try:
-        run_state_machine_as_test(
-            Oracle,
-            settings=settings(
-                max_examples=EXAMPLES,
-                stateful_step_count=25,
-                deadline=None,
-                derandomize=not RANDOM,
-                database=None,
-                report_multiple_bugs=False,
-                suppress_health_check=list(HealthCheck),
-            ),
-        )
+        with receivers(trace):
+            run_state_machine_as_test(
+                Oracle,
+                settings=settings(
+                    max_examples=EXAMPLES,
+                    stateful_step_count=25,
+                    deadline=None,
+                    derandomize=not RANDOM,
+                    database=None,
+                    report_multiple_bugs=False,
+                    suppress_health_check=list(HealthCheck),
+                ),
+            )
     finally:
-        logger.removeHandler(handler)
-        receivers.close()
         summary_line(
             f"oracle on {connection.vendor}: {Oracle.examples} examples run (max_examples={EXAMPLES}"
             f"{', random' if RANDOM else ', derandomized'}), {Oracle.steps} steps, "
