@@ -11,6 +11,7 @@ the same, and what is reported must be what the database holds, as Django reads 
 import datetime
 from decimal import Decimal
 
+import django
 import pytest
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
@@ -416,8 +417,26 @@ def test_ignore_conflicts_reports_only_the_inserted_one_of_objects_without_any_k
     """The second active "s" breaks the partial unique index (PostgreSQL, SQLite) and is skipped."""
     objs = [Tally(code=None, slug="s", active=True), Tally(code=None, slug="s", active=True)]
     with received.committing():
-        Tally.objects.bulk_create(objs, ignore_conflicts=True)
+        result = Tally.objects.bulk_create(objs, ignore_conflicts=True)
+    plain = [PlainTally(code=None, slug="s", active=True), PlainTally(code=None, slug="s", active=True)]
+    assert PlainTally.objects.bulk_create(plain, ignore_conflicts=True) == plain
+    assert result == objs
+    assert table(Tally) == table(PlainTally)
     stored = list(Tally.objects.order_by("pk").values_list("pk", "slug"))
     assert len(stored) == (1 if connection.features.supports_partial_indexes else 2)
     assert [(o.instance.pk, o.instance.slug) for o in received.only("create").objects] == stored
     assert [obj.pk for obj in objs] == [None, None]  # as Django leaves them
+
+
+def test_an_upsert_that_returns_pks_reads_no_highest_pk_for_objects_without_a_key(received):
+    """update_conflicts returns the pks (Django 5.0+, PostgreSQL and SQLite): no aggregate is needed."""
+    objs = [Tally(code=None, slug="u", active=False)]
+    options = {"update_conflicts": True, "update_fields": ["qty"], **target("code")}
+    with received.committing():
+        statements = sql_of(lambda: Tally.objects.bulk_create(objs, **options))
+    PlainTally.objects.bulk_create([PlainTally(code=None, slug="u", active=False)], **options)
+    assert table(Tally) == table(PlainTally)
+    returns = django.VERSION >= (5, 0) and connection.features.can_return_rows_from_bulk_insert
+    assert any("MAX(" in statement.upper() for statement in statements) == (not returns)
+    [created] = received.only("create").objects
+    assert created.instance.pk == Tally.objects.get(slug="u").pk

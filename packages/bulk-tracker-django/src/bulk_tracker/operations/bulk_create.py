@@ -24,6 +24,7 @@ from functools import reduce
 from operator import or_
 from typing import Any, TypeVar
 
+import django
 from django.db import connections, models
 from django.db.models import Q
 
@@ -161,9 +162,18 @@ class Upsert(BulkCreate[M]):
             if condition is not None:
                 for row in rows.lock(self.base.filter(condition)):
                     self.existing.update(dict.fromkeys(self.keys_of(row), row))
-        if any(not self.keys_of(obj) for obj in self.objs) and isinstance(self.model._meta.pk, models.AutoField):
+        if (
+            not self.returns_pks()
+            and isinstance(self.model._meta.pk, models.AutoField)
+            and any(not self.keys_of(obj) for obj in self.objs)
+        ):
             # Objects with no key at all can be found after the insert only as rows above the highest pk now.
             self.high_water = self.base.aggregate(top=models.Max("pk"))["top"] or 0
+
+    def returns_pks(self) -> bool:
+        """Whether Django's INSERT returns the new rows' pks: for update_conflicts, from Django 5.0, where it can."""
+        features = connections[self.alias].features
+        return self.updates and django.VERSION >= (5, 0) and bool(features.can_return_rows_from_bulk_insert)
 
     def keys_of(self, obj: models.Model) -> list[tuple[int, Key]]:
         """``obj``'s values of each unique key it has complete, with the number of the key."""
