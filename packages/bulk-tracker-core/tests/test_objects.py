@@ -126,3 +126,41 @@ def test_change_kinds_compare_equal_to_the_strings_receivers_and_tests_already_u
     assert ChangeKind.UPDATE == "update"
     assert str(ChangeKind.DELETE) == "delete"
     assert ChangeKind("create") is ChangeKind.CREATE
+
+
+def test_built_on_access_builds_the_instance_once_on_first_access():
+    built = []
+
+    def build():
+        built.append(1)
+        return Row(7)
+
+    obj = ModifiedObject.built_on_access(build, {"a": 1}, pk=7)
+    assert (obj.pk, obj.changed_values, built) == (7, {"a": 1}, [])
+    assert obj.instance is obj.instance
+    assert built == [1]
+    assert obj == ModifiedObject(obj.instance, {"a": 1})
+    assert repr(obj) == "ModifiedObject(Row(pk=7), changed_values={'a': 1})"
+
+
+def test_pk_of_an_eager_modified_object_is_its_instances():
+    assert ModifiedObject(Row(3)).pk == 3
+    with pytest.raises(AttributeError, match="has no attribute 'pk'"):
+        ModifiedObject("row").pk  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'other'"):
+        ModifiedObject(Row(3)).other  # noqa: B018
+
+
+def test_a_modified_object_built_on_access_pickles_and_copies_with_its_instance():
+    import copy
+    import pickle
+
+    obj = ModifiedObject.built_on_access(lambda: Row(5), {"n": 1}, pk=5)
+    for clone in (pickle.loads(pickle.dumps(obj)), copy.deepcopy(obj), copy.copy(obj)):
+        assert (clone.instance, clone.changed_values, clone.pk) == (Row(5), {"n": 1}, 5)
+    assert pickle.loads(pickle.dumps(ModifiedObject(Row(1)))) == ModifiedObject(Row(1))
+
+
+@dataclasses.dataclass
+class Row:
+    pk: int

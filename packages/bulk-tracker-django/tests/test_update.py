@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import FieldDoesNotExist, FieldError
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce, Upper
 from django.test.utils import CaptureQueriesContext
@@ -190,3 +190,59 @@ def test_other_database(received):
     assert call.using == "other"
     assert call.objects == [ModifiedObject(author, {"name": "Far"})]
     assert call.objects[0].instance._state.db == "other"
+
+
+@pytest.fixture
+def built(monkeypatch):
+    """The Book instances built from rows (``Book.from_db``), in order."""
+    made = []
+    original = Book.from_db.__func__
+
+    def from_db(cls, *args, **kwargs):
+        made.append(original(cls, *args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(Book, "from_db", classmethod(from_db))
+    return made
+
+
+@pytest.mark.parametrize("operation", ["update", "bulk_update"])
+def test_a_reported_instance_is_built_when_a_receiver_first_reads_it(books, received, built, operation):
+    """A receiver that reads only ``pk`` and ``changed_values`` costs no instance per row."""
+    with received.committing():
+        if operation == "update":
+            Book.objects.update(stock=F("stock") + 1)
+        else:
+            Book.objects.bulk_update([Book(pk=b.pk, stock=b.stock + 1) for b in books], ["stock"])
+    objects = received.only("update").objects
+    assert [(o.pk, o.changed_values) for o in objects] == [(b.pk, {"stock": b.stock}) for b in books]
+    assert built == []
+    first = objects[0].instance
+    assert built == [first]
+    assert objects[0].instance is first
+    assert (type(first), first.pk, first.stock, first._state.adding, first._state.db) == (
+        Book,
+        books[0].pk,
+        2,
+        False,
+        "default",
+    )
+
+
+@pytest.mark.parametrize("operation", ["update", "bulk_update"])
+def test_an_instance_built_late_shows_the_row_as_its_operation_wrote_it(books, received, operation):
+    """Built after the transaction's later writes, a report's instance still holds the row its write returned."""
+    with received.committing(), transaction.atomic():
+        for title in ("x", "y"):
+            if operation == "update":
+                Book.objects.update(title=title)
+            else:
+                Book.objects.bulk_update([Book(pk=b.pk, title=title) for b in books], ["title"])
+        Book.objects.update(stock=99)
+    first, second, third = (call.objects for call in received.of("update"))
+    assert [(o.instance.title, o.instance.stock, o.changed_values) for o in first] == [
+        ("x", b.stock, {"title": b.title}) for b in books
+    ]
+    assert [(o.instance.title, o.instance.stock) for o in second] == [("y", b.stock) for b in books]
+    assert [(o.instance.title, o.instance.stock) for o in third] == [("y", 99) for b in books]
+    assert first[0].instance.tracker.changed() == {}  # the tracker's saved state is that row too

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -28,11 +29,40 @@ class ModifiedObject(Generic[T]):
 
     ``instance`` is the row as it is after the operation; ``changed_values`` maps
     each changed field to its value *before* the operation (empty for creates and
-    deletes).
+    deletes). ``pk`` is the instance's primary key.
+
+    An adapter that read the row itself may make the object with ``built_on_access()``: the
+    instance is then built from the row captured at write time on first access (once, and the same
+    object after), so a receiver that reads only ``pk`` and ``changed_values`` never pays for it.
     """
 
     instance: T
     changed_values: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def built_on_access(cls, build: Callable[[], T], changed_values: dict[str, Any], pk: Any) -> ModifiedObject[T]:
+        """A ModifiedObject whose ``instance`` is ``build()``, called on first access; ``pk`` is known now."""
+        obj = cls.__new__(cls)
+        obj.__dict__.update(changed_values=changed_values, pk=pk, _build=build)
+        return obj
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for what is not in __dict__: the instance of built_on_access() not built yet, and pk.
+        attributes = self.__dict__
+        if name == "instance" and "_build" in attributes:
+            instance = attributes["instance"] = attributes.pop("_build")()
+            return instance
+        if name == "pk" and "instance" in attributes:
+            return attributes["instance"].pk
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled and copied with its instance built (the builder is local to the operation)."""
+        self.instance  # noqa: B018
+        return {key: value for key, value in self.__dict__.items() if key != "pk"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         return f"ModifiedObject({self.instance!r}, changed_values={self.changed_values!r})"

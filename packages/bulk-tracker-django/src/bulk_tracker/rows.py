@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import json
-import operator
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from contextlib import suppress
 from typing import Any, TypeVar
@@ -115,14 +115,28 @@ def read_values(
     return {pk_from(row[:width]): dict(zip(names, row[width:], strict=True)) for row in values}
 
 
-def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashable, M]:
-    """Full instances of ``pks`` through the base manager (a default manager must not hide rows)."""
+def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashable, Row]:
+    """Every concrete column of the rows ``pks`` (``{attname: value}``, as Django reads them), by pk.
+
+    Read through the base manager (a default manager must not hide rows); ``builder()`` makes the
+    instance of one when it is wanted.
+    """
     manager = model._base_manager.db_manager(alias)
-    found: dict[Hashable, M] = {}
+    names = [field.attname for field in model._meta.concrete_fields]
+    keys = [field.attname for field in pk_fields(model)]
+    found: dict[Hashable, Row] = {}
     ordered = pk_sorted(pks, model._meta.pk)
-    for chunk in chunks(ordered, alias, per_item=len(pk_fields(model))):
-        found.update((obj.pk, obj) for obj in manager.filter(pk__in=chunk))
+    for chunk in chunks(ordered, alias, per_item=len(keys)):
+        for values in manager.filter(pk__in=chunk).values_list(*names):
+            row = dict(zip(names, values, strict=True))
+            found[pk_from([row[key] for key in keys])] = row
     return found
+
+
+def builder(model: type[M], alias: str, row: Row) -> Callable[[], M]:
+    """A function building the instance of ``row`` (every concrete column by attname), as loaded from ``alias``."""
+    names = [field.attname for field in model._meta.concrete_fields]
+    return functools.partial(model.from_db, alias, names, [row[name] for name in names])
 
 
 def related_objects(field: ForeignObject, alias: str, values: Iterable[Any]) -> dict[Any, models.Model]:
@@ -193,14 +207,14 @@ def update_returning(
     querysets: Iterable[models.QuerySet[M]],
     values: dict[str, Any],
     keep: Callable[[Hashable, Row], bool] | None = None,
-) -> tuple[int, dict[Hashable, M]]:
+) -> tuple[int, dict[Hashable, Callable[[], M]]]:
     """Django's UPDATE of the rows of ``querysets``, with ``RETURNING`` every column: the new rows, whole.
 
     The statement is Django's own (``UpdateQuery``), so values and expressions are prepared and
     validated exactly as ``QuerySet.update()`` does; only the RETURNING clause is added. ``keep``
-    is passed to ``instances_from_rows()`` with the written columns.
+    is passed to ``builders_from_rows()`` with the written columns.
     """
-    found: dict[Hashable, M] = {}
+    found: dict[Hashable, Callable[[], M]] = {}
     count = 0
     for queryset in querysets:
         model, alias = queryset.model, queryset.db
@@ -214,25 +228,25 @@ def update_returning(
         written = [opts.get_field(name).attname for name in values]
         with connection.cursor() as cursor:
             cursor.execute(f"{sql} RETURNING {columns}", params)
-            # In parts: the raw rows of one part at a time are held beside the instances.
             while returned := cursor.fetchmany(_FETCH_SIZE):
                 count += len(returned)
-                found.update(instances_from_rows(model, alias, returned, written, keep))
+                found.update(builders_from_rows(model, alias, returned, written, keep))
     return count, found
 
 
-def instances_from_rows(
+def builders_from_rows(
     model: type[M],
     alias: str,
     returned: Sequence[Sequence[Any]],
     attnames: Sequence[str] = (),
     keep: Callable[[Hashable, Row], bool] | None = None,
-) -> dict[Hashable, M]:
-    """Instances from raw rows of every concrete column (in ``_meta.concrete_fields`` order), by pk.
+) -> dict[Hashable, Callable[[], M]]:
+    """By pk, a function building the instance of each raw row of every concrete column (``concrete_fields`` order).
 
-    The values go through the converters Django applies when it reads those columns itself. With
-    ``keep``, a row becomes an instance only if ``keep(pk, {attname: value} of attnames)`` is true;
-    the other columns of the rows left out are never converted.
+    Only the pk and ``attnames`` are converted now (with the converters Django applies when it reads
+    those columns itself); the rest of a row is converted, and its instance built, when the function
+    is called. With ``keep``, only the rows for which ``keep(pk, {attname: value} of attnames)`` is
+    true are kept.
     """
     opts = model._meta
     fields = list(opts.concrete_fields)
@@ -241,17 +255,25 @@ def instances_from_rows(
     converters = compiler.get_converters([field.get_col(opts.db_table) for field in fields])
     keys = [names.index(field.attname) for field in pk_fields(model)]
     width = len(keys)
-    if keep is not None:
-        picked = [*keys, *(names.index(name) for name in attnames)]
-        picked_converters = {i: converters[p] for i, p in enumerate(picked) if p in converters}
-        slim: Iterable[Sequence[Any]] = ([row[p] for p in picked] for row in returned)
-        if picked_converters:
-            slim = compiler.apply_converters(slim, picked_converters)
-        kept = (keep(pk_from(new[:width]), dict(zip(attnames, new[width:], strict=True))) for new in slim)
-        returned = [row for row, wanted in zip(returned, kept, strict=True) if wanted]
-    converted = compiler.apply_converters(returned, converters) if converters else returned
-    key = operator.itemgetter(*keys)  # a single key's value, or a composite key's tuple
-    return {key(row): model.from_db(alias, names, row) for row in converted}
+    picked = [*keys, *(names.index(name) for name in attnames)]
+    picked_converters = {i: converters[p] for i, p in enumerate(picked) if p in converters}
+    slim: Iterable[Sequence[Any]] = ([row[p] for p in picked] for row in returned)
+    if picked_converters:
+        slim = compiler.apply_converters(slim, picked_converters)
+    build = functools.partial(_from_raw_row, model, alias, names, compiler, converters)
+    found: dict[Hashable, Callable[[], M]] = {}
+    for row, new in zip(returned, slim, strict=True):
+        pk = pk_from(new[:width])
+        if keep is None or keep(pk, dict(zip(attnames, new[width:], strict=True))):
+            found[pk] = functools.partial(build, row)
+    return found
+
+
+def _from_raw_row(
+    model: type[M], alias: str, names: list[str], compiler: Any, converters: dict[int, Any], row: Sequence[Any]
+) -> M:
+    values = next(iter(compiler.apply_converters([row], converters))) if converters else row
+    return model.from_db(alias, names, values)
 
 
 UNKNOWN: Any = object()  # stored_value(): only a read of the row can tell

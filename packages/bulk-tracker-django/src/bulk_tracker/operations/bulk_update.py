@@ -50,7 +50,8 @@ class BulkUpdate(Operation[M, int]):
         self.repeated: set[Hashable] = set()  # pks given more than once
         self.joined = False  # the strategy: the VALUES join, else Django's own bulk_update()
         self.old: dict[Hashable, rows.Row] = {}  # by pk: the rows read, as they were
-        self.new: dict[Hashable, M] = {}  # by pk: the rows as stored after the write
+        self.new: dict[Hashable, Callable[[], M]] = {}  # by pk: the rows as stored after the write, built on call
+        self.diffs: dict[Hashable, rows.Row] = {}  # by pk: the old values of what changed
 
     def plan(self) -> bool:
         if not wants(post_update_signal, self.model) or not self.objs or not self.fields:
@@ -93,28 +94,28 @@ class BulkUpdate(Operation[M, int]):
     def _write_joined(self) -> int:
         """The VALUES join, of only the objects whose rows the locked read found."""
         objs = [obj for pk, obj in self.first.items() if pk in self.old]
+        attnames = self._attnames()
+
+        def changed(pk: Hashable, values: rows.Row) -> bool:
+            diff = changed_fields(self.old[pk], values)
+            if diff:
+                self.diffs[pk] = diff
+            return bool(diff)
+
         count = 0
         for returned in backends.values_join_update(self.queryset, objs, self.written, self.batch_size):
             count += len(returned)
-            self.new.update(rows.instances_from_rows(self.model, self.alias, returned))
+            self.new.update(rows.builders_from_rows(self.model, self.alias, returned, attnames, changed))
         return count
 
     def changes(self) -> list[Report]:
-        diffs = self._joined_diffs() if self.joined else self._written_diffs()
+        diffs = self.diffs if self.joined else self._written_diffs()
         order = rows.pk_sorted(self.old, self.model._meta.pk)
-        changed = [ModifiedObject(self.new[pk], diffs[pk]) for pk in order if diffs.get(pk)]
+        changed = [ModifiedObject.built_on_access(self.new[pk], diffs[pk], pk) for pk in order if diffs.get(pk)]
         return [Report(post_update_signal, self.model, changed)]
 
     def _attnames(self) -> list[str]:
         return [field.attname for field in self.written]
-
-    def _joined_diffs(self) -> dict[Hashable, rows.Row]:
-        attnames = self._attnames()
-        return {
-            pk: changed_fields(row, rows.attribute_values(self.new[pk], attnames))
-            for pk, row in self.old.items()
-            if pk in self.new
-        }
 
     def _written_diffs(self) -> dict[Hashable, rows.Row]:
         """The old values that changed, and ``self.new``, after Django's bulk_update() of the full ``old`` rows.
@@ -159,13 +160,13 @@ class BulkUpdate(Operation[M, int]):
         if not pks:
             return
         attnames = self._attnames()
-        self.new.update(rows.fetch(self.model, self.alias, pks))
+        fetched = rows.fetch(self.model, self.alias, pks)
         for pk in pks:
-            if pk not in diffs and pk in self.new:
-                diffs[pk] = changed_fields(self.old[pk], rows.attribute_values(self.new[pk], attnames), attnames)
+            if pk not in diffs and pk in fetched:
+                diffs[pk] = changed_fields(self.old[pk], {name: fetched[pk][name] for name in attnames}, attnames)
+        self.new.update((pk, rows.builder(self.model, self.alias, row)) for pk, row in fetched.items())
 
     def _build(self, merged: dict[Hashable, rows.Row]) -> None:
-        """Instances of the ``merged`` rows (old row and values written) into ``self.new``, with no query."""
-        names = [field.attname for field in self.model._meta.concrete_fields]
+        """Builders of the ``merged`` rows (old row and values written) into ``self.new``, with no query."""
         for pk, row in merged.items():
-            self.new[pk] = self.model.from_db(self.alias, names, [row[name] for name in names])
+            self.new[pk] = rows.builder(self.model, self.alias, row)

@@ -52,7 +52,7 @@ class Update(Operation[M, int]):
         self.old: dict[Hashable, rows.Row] = {}  # by pk: the written columns before the write
         self.moved: dict[Hashable, Hashable] = {}  # old pk -> new pk, when the pk is written
         self.diffs: dict[Hashable, rows.Row] = {}  # by old pk: the old values of what changed
-        self.new: dict[Hashable, M] = {}  # by new pk: the rows that changed, as written
+        self.new: dict[Hashable, Callable[[], M]] = {}  # by new pk: the rows that changed, as written, built on call
 
     def plan(self) -> bool:
         query = self.queryset.query
@@ -98,11 +98,12 @@ class Update(Operation[M, int]):
         count = sum(models.QuerySet.update(part, **self.resolved) for part in self._rows_read())
         attnames = list(dict.fromkeys(field.attname for field in self.written.values()))
         maybe_changed = _maybe_changed(self.old, self.written, self.values)
-        self.new = rows.fetch(self.model, self.alias, [self.moved.get(pk, pk) for pk in maybe_changed])
+        fetched = rows.fetch(self.model, self.alias, [self.moved.get(pk, pk) for pk in maybe_changed])
         for pk in maybe_changed:
-            row = self.new.get(self.moved.get(pk, pk))
-            if row is not None and (diff := changed_fields(self.old[pk], rows.attribute_values(row, attnames))):
+            row = fetched.get(self.moved.get(pk, pk))
+            if row is not None and (diff := changed_fields(self.old[pk], {name: row[name] for name in attnames})):
                 self.diffs[pk] = diff
+        self.new = {pk: rows.builder(self.model, self.alias, row) for pk, row in fetched.items()}
         return count
 
     def _rows_read(self) -> list[models.QuerySet[M]]:
@@ -121,8 +122,8 @@ class Update(Operation[M, int]):
 
     def changes(self) -> list[Report]:
         order = rows.pk_sorted(self.diffs, self.model._meta.pk)
-        changed = [(self.new[self.moved.get(pk, pk)], self.diffs[pk]) for pk in order]
-        return [Report(post_update_signal, self.model, _as_written(changed, self.written, self.alias))]
+        changed = [(self.moved.get(pk, pk), self.diffs[pk]) for pk in order]
+        return [Report(post_update_signal, self.model, _as_written(changed, self.new, self.written, self.alias))]
 
 
 def _orders_by_aggregate(query: Any) -> bool:
@@ -205,20 +206,26 @@ def _maybe_changed(old: dict[Hashable, rows.Row], written: dict[str, Any], kwarg
 
 
 def _as_written(
-    changes: list[tuple[models.Model, dict[str, Any]]], written: dict[str, Any], alias: str
-) -> list[ModifiedObject[Any]]:
-    """Key old values by the names the caller wrote: ``author=`` reports the old Author."""
+    changes: list[tuple[Hashable, dict[str, Any]]],
+    new: dict[Hashable, Callable[[], M]],
+    written: dict[str, Any],
+    alias: str,
+) -> list[ModifiedObject[M]]:
+    """Each changed row (new pk, old values), its old values keyed by the names the caller wrote.
+
+    ``author=`` reports the old Author. The instance is built when a receiver first reads it.
+    """
     by_object = [key for key, field in written.items() if field.is_relation and key == field.name]
     related = {
         key: rows.related_objects(written[key], alias, (diff.get(written[key].attname) for _, diff in changes))
         for key in by_object
     }
     result = []
-    for instance, diff in changes:
+    for pk, diff in changes:
         values = {}
         for key, field in written.items():
             if field.attname in diff:
                 old = diff[field.attname]
                 values[key] = related[key].get(old) if key in related else old
-        result.append(ModifiedObject(instance, values))
+        result.append(ModifiedObject.built_on_access(new[pk], values, pk))
     return result
