@@ -220,6 +220,8 @@ def _as_written(
         key: rows.related_objects(written[key], alias, (diff.get(written[key].attname) for _, diff in changes))
         for key in by_object
     }
+    if all(key == field.attname for key, field in written.items()):  # the diff is keyed as written
+        return [ModifiedObject.built_on_access(new[pk], diff, pk) for pk, diff in changes]
     result = []
     for pk, diff in changes:
         values = {}
