@@ -4,22 +4,19 @@ whatever trackers the model carries, each against the same call on a plain untra
 An MTI child without its own tracker, a model with two trackers (the narrow one first), a pk of 0
 (model_utils records nothing for a falsy pk), an ``auto_now`` field save() overwrites, a value that
 stores equal (``"10.00"`` into a DecimalField holding 10.00), and a tracker on an abstract base (which
-model_utils ignores: W001 says so).
+model_utils ignores: the model then records its values itself).
 """
 
 from decimal import Decimal
 
 import pytest
-from django.core import checks
 from django.db import connection, models
 from django.test import override_settings
-from django.test.utils import CaptureQueriesContext, isolate_apps
+from django.test.utils import isolate_apps
 from helpers import sql_of
 from model_utils import FieldTracker
 
-from bulk_tracker import suspended
-from bulk_tracker.checks import field_tracker_warnings
-from bulk_tracker.exceptions import MissingFieldTrackerError
+from bulk_tracker import loading, suspended
 from bulk_tracker.helper_objects import ModifiedObject
 from bulk_tracker.models import BulkTrackerModel
 from testapp.models import (
@@ -236,11 +233,12 @@ def test_a_new_instance_over_a_row_with_equal_stored_values_reports_nothing(rece
     assert received.calls == []
 
 
-# A FieldTracker on an abstract base: model_utils never sets it up (nor keeps it), and W001 says so.
+# A FieldTracker on an abstract base: model_utils never sets it up (nor keeps it), so the model has none
+# and records its saved values itself (test_own_record.py shows what save() reports from them).
 
 
 @isolate_apps("testapp")
-def test_w001_says_a_tracker_on_an_abstract_base_is_not_inherited():
+def test_a_model_whose_tracker_is_on_an_abstract_base_records_its_own_values():
     class Base(BulkTrackerModel):
         tracker = FieldTracker()
 
@@ -251,31 +249,8 @@ def test_w001_says_a_tracker_on_an_abstract_base_is_not_inherited():
     class Concrete(Base):
         value = models.IntegerField(default=0)
 
-    (warning,) = field_tracker_warnings([Concrete])
-    assert (warning.id, warning.obj, type(warning)) == ("bulk_tracker.W001", Concrete, checks.Warning)
-    assert warning.msg == (
-        "testapp.Concrete is a BulkTrackerModel without a FieldTracker: save() cannot report old values. "
-        "A FieldTracker declared on an abstract base or a mixin is not inherited: model_utils sets a tracker "
-        "up only on the model that declares it."
-    )
-    assert warning.hint == "Add `tracker = FieldTracker()` (from model_utils import FieldTracker) to the model itself."
-
-
-@isolate_apps("testapp")
-def test_saving_a_model_whose_tracker_is_on_an_abstract_base_raises_before_any_statement(received):
-    class Base(BulkTrackerModel):
-        tracker = FieldTracker()
-
-        class Meta:
-            abstract = True
-            app_label = "testapp"
-
-    class Concrete(Base):
-        value = models.IntegerField(default=0)
-
+    assert not hasattr(Concrete, "tracker")
+    assert loading.field_trackers(Concrete) == []
     loaded = Concrete.from_db("default", ["id", "value"], [1, 2])
     loaded.value = 3
-    with CaptureQueriesContext(connection) as statements, pytest.raises(MissingFieldTrackerError):
-        loaded.save()
-    assert statements.captured_queries == []
-    assert received.calls == []
+    assert loading.saved_values(loaded) == {"id": 1, "value": 2}

@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from helpers import sql_of
 
 from bulk_tracker import TrackingInfo, suspended, tracking
 from bulk_tracker.helper_objects import ModifiedObject
@@ -147,17 +147,14 @@ def test_save_costs_exactly_djangos_statements(book, received):
     assert received.only("update").objects == [ModifiedObject(book, {"title": "old"})]
 
 
-def test_model_without_field_tracker_refuses_to_save_unreported(received):
+def test_model_without_field_tracker_reports_old_values_from_its_own_record(received):
     row = Untracked.objects.create(value=1)
     row.value = 2
-    with received.committing(), pytest.raises(ImproperlyConfigured, match=r"tracker = FieldTracker\(\)"):
-        row.save()
-    assert received.calls == []
-    assert Untracked.objects.get().value == 1
-    with received.committing(), suspended():
-        row.save()
+    with received.committing():
+        statements = sql_of(row.save)
+    assert len(statements) == 1
+    assert received.only("update").objects == [ModifiedObject(row, {"value": 1})]
     assert Untracked.objects.get().value == 2
-    assert received.calls == []
 
 
 @pytest.mark.parametrize(

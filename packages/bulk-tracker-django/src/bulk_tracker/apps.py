@@ -10,7 +10,7 @@ class BulkTrackerConfig(AppConfig):
     def ready(self) -> None:
         from . import (
             base_manager,  # noqa: F401  (registers the tracked base manager)
-            checks,  # noqa: F401  (registers the system checks E001, W001, W002, W003)
+            checks,  # noqa: F401  (registers the system checks E001, W002, W003, W004)
             deletion,  # noqa: F401  (registers the delete reporting)
             registry,
         )

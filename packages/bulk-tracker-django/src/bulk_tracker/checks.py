@@ -13,12 +13,6 @@ from django.db import models
 from .registry import is_tracked
 
 OLD_DISTRIBUTION = "django-bulk-tracker"
-# model_utils sets a FieldTracker up (on class_prepared) only for the class that declares it, and Django
-# keeps nothing of an abstract model's tracker: no trace is left to name it by.
-NOT_INHERITED = (
-    "A FieldTracker declared on an abstract base or a mixin is not inherited: model_utils sets a tracker "
-    "up only on the model that declares it."
-)
 
 
 @register(Tags.compatibility)
@@ -40,30 +34,6 @@ def check_old_distribution(app_configs: Any = None, **kwargs: Any) -> list[Check
     ]
 
 
-@register(Tags.models)
-def check_field_trackers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """W001: a BulkTrackerModel without a FieldTracker cannot report single-row saves."""
-    configs = app_configs or apps.get_app_configs()
-    return field_tracker_warnings(model for config in configs for model in config.get_models())
-
-
-def field_tracker_warnings(models_to_check: Iterable[type[models.Model]]) -> list[CheckMessage]:
-    """W001 for each BulkTrackerModel of ``models_to_check`` whose instances carry no FieldTracker."""
-    from .models import BulkTrackerModel, find_field_tracker
-
-    return [
-        Warning(
-            f"{model._meta.label} is a BulkTrackerModel without a FieldTracker: save() cannot report old values. "
-            f"{NOT_INHERITED}",
-            hint="Add `tracker = FieldTracker()` (from model_utils import FieldTracker) to the model itself.",
-            obj=model,
-            id="bulk_tracker.W001",
-        )
-        for model in models_to_check
-        if issubclass(model, BulkTrackerModel) and find_field_tracker(model) is None
-    ]
-
-
 @register(Tags.compatibility)
 def check_tracked_generated_fields(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """W004: a FieldTracker that tracks a GeneratedField (model_utils reads it back after every save)."""
@@ -73,7 +43,7 @@ def check_tracked_generated_fields(app_configs: Any = None, **kwargs: Any) -> li
 
 def generated_field_warnings(models_to_check: Iterable[type[models.Model]]) -> list[CheckMessage]:
     """W004 for each tracked model of ``models_to_check`` whose FieldTrackers track a generated field."""
-    from .operations.save import field_trackers
+    from .loading import field_trackers
 
     messages: list[CheckMessage] = []
     for model in models_to_check:

@@ -9,6 +9,10 @@ customises, the same instance is built here directly: the field values in ``__di
 them. Anything else (deferred fields, custom descriptors, ``pre_init``/``post_init`` receivers, a
 custom ``__init__`` or tracker) is left to Django. ``test_loading.py`` compares both ways, field by field.
 
+A model without a FieldTracker pays none of model_utils' cost: BulkTrackerModel records the values
+of each loaded or saved instance itself (``record()``, one tuple per instance, mutable values copied),
+which is all ``save()`` needs to report old values.
+
 ``BULK_TRACKER_FAST_LOADING = False`` (see :mod:`bulk_tracker.conf`) leaves every row to Django. The
 setting is read once and again whenever Django reports it changed (``override_settings``).
 """
@@ -19,7 +23,7 @@ import datetime
 import decimal
 import operator
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from types import CodeType
 from typing import Any, TypeVar
@@ -61,7 +65,9 @@ class _Plan:
     deep_copy: Callable[[Any], Any]
 
 
+SAVED = "_bulk_tracker_saved"  # in an instance's __dict__: (attnames, values) as loaded or last saved
 _plans: dict[type[models.Model], _Plan | None] = {}
+_records: dict[type[models.Model], bool] = {}
 _attnames: dict[type[models.Model], frozenset[str]] = {}
 _fast_loading: bool | None = None  # conf.fast_loading(), read on first use: a settings lookup costs microseconds
 
@@ -89,6 +95,56 @@ def concrete_attnames(model: type[models.Model]) -> frozenset[str]:
     if attnames is None:
         attnames = _attnames[model] = frozenset(field.attname for field in model._meta.concrete_fields)
     return attnames
+
+
+def field_trackers(model: type[models.Model]) -> list[model_utils_tracker.FieldTracker]:
+    """The FieldTrackers model_utils set up for ``model`` or an MTI parent: those its instances carry."""
+    found: list[model_utils_tracker.FieldTracker] = []
+    for klass in model.__mro__:
+        for value in vars(klass).values():
+            owner = getattr(value, "model_class", None)
+            if (
+                isinstance(value, model_utils_tracker.FieldTracker)
+                and owner is not None
+                and issubclass(model, owner)
+                and value not in found
+            ):
+                found.append(value)
+    return found
+
+
+def records_saved_values(model: type[models.Model]) -> bool:
+    """True when ``model``'s instances carry no FieldTracker: then ``record()`` keeps their saved values."""
+    records = _records.get(model)
+    if records is None:
+        records = _records[model] = not field_trackers(model)
+    return records
+
+
+def record(instance: models.Model, attnames: Collection[str] | None = None) -> None:
+    """Keep the current values of ``attnames`` (every loaded concrete field by default) as ``instance``'s saved ones.
+
+    The values kept before for other fields stay. An expression (``F()`` saved) is not a value: its
+    field is forgotten, and read from the row when a save needs it. The record is replaced, never
+    changed in place, so a copy of the instance keeps its own.
+    """
+    attributes = instance.__dict__
+    concrete = concrete_attnames(type(instance))
+    names = concrete if attnames is None else concrete.intersection(attnames)
+    kept = saved_values(instance)
+    for name in names:
+        value = attributes.get(name, Deferred)
+        if value is Deferred or hasattr(value, "resolve_expression"):
+            kept.pop(name, None)
+        else:
+            kept[name] = value if type(value) in _IMMUTABLE else model_utils_tracker.lightweight_deepcopy(value)
+    attributes[SAVED] = (tuple(kept), tuple(kept.values()))
+
+
+def saved_values(instance: models.Model) -> dict[str, Any]:
+    """``{attname: value}`` as ``record()`` kept them: the values loaded or last saved."""
+    kept = instance.__dict__.get(SAVED)
+    return dict(zip(*kept, strict=True)) if kept else {}
 
 
 def build(model: type[M], db: str, values: Sequence[Any], kwargs: dict[str, Any]) -> M | None:
@@ -120,6 +176,9 @@ def build(model: type[M], db: str, values: Sequence[Any], kwargs: dict[str, Any]
     keys = plan.pk_attnames
     has_pk = attributes[keys[0]] is not None if len(keys) == 1 else all(attributes[k] is not None for k in keys)
     immutable = types <= _IMMUTABLE
+    if not plan.trackers:  # BulkTrackerModel's own record, as record() keeps it
+        kept = values if immutable else [v if type(v) in _IMMUTABLE else plan.deep_copy(v) for v in values]
+        attributes[SAVED] = (plan.attnames, tuple(kept))
     for tracker in plan.trackers:
         instance_tracker = tracker.instance_tracker(new, tracker.fields, tracker.field_map)
         attributes[tracker.attname] = instance_tracker

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import suppress
 from typing import Any, ClassVar, TypeVar
 
 from asgiref.sync import sync_to_async
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.signals import class_prepared
 
@@ -16,7 +18,6 @@ from .delivery import tracking_scope
 from .exceptions import MissingFieldTrackerError as MissingFieldTrackerError  # the drop-in import path
 from .managers import BulkTrackerManager
 from .operations.save import Save, inserting
-from .operations.save import find_field_tracker as find_field_tracker  # checks.py's import, kept
 
 _M = TypeVar("_M", bound="BulkTrackerModel")
 
@@ -40,10 +41,20 @@ def _positional_info(
     return (), args[0]
 
 
+def _attnames(instance: models.Model, names: Collection[str]) -> set[str]:
+    """``names`` (field names or attnames, as ``update_fields`` and ``fields`` take them) as attnames."""
+    attnames = set(names)
+    for name in names:
+        with suppress(FieldDoesNotExist):
+            attnames.add(instance._meta.get_field(name).attname)
+    return attnames
+
+
 class BulkTrackerModel(models.Model):
     """Abstract model whose bulk and single-row writes send bulk_tracker signals.
 
-    Single-row ``save()`` needs ``tracker = FieldTracker()`` to know the old values.
+    ``save()`` reports old values from the model's FieldTrackers, if it declares any (model_utils), or
+    else from the values BulkTrackerModel records of each instance it loads or saves.
     """
 
     objects: ClassVar[BulkTrackerManager] = BulkTrackerManager()
@@ -61,7 +72,25 @@ class BulkTrackerModel(models.Model):
             built = loading.build(cls, db, values, kwargs)
             if built is not None:
                 return built
-        return super().from_db(db, field_names, values, **kwargs)
+        instance = super().from_db(db, field_names, values, **kwargs)
+        if loading.records_saved_values(cls):
+            loading.record(instance)
+        return instance
+
+    def refresh_from_db(self, using: str | None = None, fields: Any = None, **kwargs: Any) -> None:
+        """Django's ``refresh_from_db()``; without a FieldTracker, the values read are recorded as saved."""
+        super().refresh_from_db(using=using, fields=fields, **kwargs)
+        if loading.records_saved_values(type(self)):
+            loading.record(self, None if fields is None else _attnames(self, fields))
+
+    def save_base(self, *args: Any, **kwargs: Any) -> None:
+        """Django's ``save_base()``; without a FieldTracker, the values saved are recorded as saved."""
+        super().save_base(*args, **kwargs)
+        if loading.records_saved_values(type(self)):
+            update_fields = kwargs.get("update_fields")
+            loading.record(self, None if update_fields is None else _attnames(self, update_fields))
+
+    save_base.alters_data = True  # type: ignore[attr-defined]
 
     def get_deferred_fields(self) -> set[str]:
         """Django's, computed as one set difference: model_utils asks it on every read of a tracked field."""

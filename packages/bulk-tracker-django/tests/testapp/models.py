@@ -103,9 +103,31 @@ class Note(models.Model):
 
 
 class Untracked(BulkTrackerModel):
-    """A BulkTrackerModel without a FieldTracker (system check W001)."""
+    """A BulkTrackerModel without a FieldTracker: it records its saved values itself."""
 
     value = models.IntegerField(default=0)
+
+
+class Desk(models.Model):
+    name = models.CharField(max_length=20, default="")
+
+
+class Jotting(BulkTrackerModel):
+    """No FieldTracker, and fields of the kinds save() reports: a foreign key, JSON, auto_now, a counter."""
+
+    text = models.CharField(max_length=20, default="")
+    desk = models.ForeignKey(Desk, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    count = models.IntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+
+class PlainJotting(models.Model):
+    text = models.CharField(max_length=20, default="")
+    desk = models.ForeignKey(Desk, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    count = models.IntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
 
 
 class Publisher(models.Model):

@@ -29,13 +29,12 @@ from typing import Any, TypeVar
 import django
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models, router
-from model_utils import FieldTracker
 
 from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, snapshot
 
 from .. import loading, rows
 from ..delivery import wants
-from ..exceptions import MissingFieldTrackerError
+from ..loading import field_trackers as field_trackers  # checks.py's import, kept
 from ..signals import post_create_signal, post_update_signal
 from .base import Operation, Report
 
@@ -47,28 +46,6 @@ _saving: ContextVar[Save[Any] | None] = ContextVar("bulk_tracker_saving", defaul
 _updating_or_creating: ContextVar[UpdateOrCreate[Any] | None] = ContextVar(
     "bulk_tracker_updating_or_creating", default=None
 )
-
-
-def field_trackers(model: type[models.Model]) -> list[FieldTracker]:
-    """The FieldTrackers model_utils set up for ``model`` or an MTI parent: those its instances carry."""
-    found: list[FieldTracker] = []
-    for klass in model.__mro__:
-        for value in vars(klass).values():
-            owner = getattr(value, "model_class", None)
-            if (
-                isinstance(value, FieldTracker)
-                and owner is not None
-                and issubclass(model, owner)
-                and value not in found
-            ):
-                found.append(value)
-    return found
-
-
-def find_field_tracker(model: type[models.Model]) -> str | None:
-    """The attribute name of a FieldTracker ``model``'s instances carry, or None."""
-    trackers = field_trackers(model)
-    return trackers[0].name if trackers else None
 
 
 def inserting(instance: models.Model) -> None:
@@ -208,21 +185,20 @@ def _stored_values(instance: models.Model, alias: str, attnames: list[str]) -> d
 
 
 def _tracked_old_values(instance: models.Model, update_fields: Any) -> tuple[dict[str, Any], list[str]]:
-    """``{attname: saved value}`` the FieldTrackers know for the fields this save writes, and the attnames they do not.
+    """``{attname: saved value}`` known for the fields this save writes, and the attnames whose value is not.
 
-    A field no tracker tracks, or whose saved value its tracker did not record (model_utils records
-    nothing for a falsy pk such as ``0``), is left to a locked read of the row.
+    Known: what the model's FieldTrackers recorded or, for a model without one, what BulkTrackerModel
+    recorded itself (``loading.record()``). A field no tracker tracks, or whose saved value was not
+    recorded (model_utils records nothing for a falsy pk such as ``0``; an instance never loaded nor
+    saved has no record), is left to a locked read of the row.
     """
     trackers = field_trackers(type(instance))
-    if not trackers:
-        raise MissingFieldTrackerError(
-            f"{instance._meta.label} has no FieldTracker, so bulk_tracker cannot report the old values "
-            "that save() overwrites. Add `tracker = FieldTracker()` (from model_utils) to the model, or "
-            "save inside bulk_tracker.suspended() to write it untracked."
-        )
     selected = _selected_attnames(instance._meta, update_fields)
     deferred = instance.get_deferred_fields()
     old: dict[str, Any] = {}
+    if not trackers:  # BulkTrackerModel's own record
+        written = set(_written_attnames(instance, {"update_fields": update_fields}))
+        old = {name: value for name, value in loading.saved_values(instance).items() if name in written}
     for tracker in trackers:
         tracked = getattr(instance, tracker.attname)
         for name in tracker.fields:
