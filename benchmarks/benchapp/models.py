@@ -1,9 +1,10 @@
 """One definition of the measured models; only the base class and tracking differ per implementation.
 
 * django, pghistory: ``models.Model`` (pghistory adds its row-level triggers with ``pghistory.track``);
-* ours, ours-idle, upstream: ``bulk_tracker.models.BulkTrackerModel`` with a ``FieldTracker``, as
-  both libraries document for single-row ``save()``. ``bulk_tracker`` is ours or
-  django-bulk-tracker 0.2.1, whichever the environment installed.
+* ours, ours-idle, upstream: ``bulk_tracker.models.BulkTrackerModel``, as each library documents it:
+  ours without a ``FieldTracker`` (it records saved values itself), django-bulk-tracker 0.2.1 with one
+  (its single-row ``save()`` needs it). ``bulk_tracker`` is ours or 0.2.1, whichever the environment
+  installed.
 """
 
 from django.conf import settings
@@ -11,10 +12,12 @@ from django.db import models
 
 IMPL = settings.IMPL
 TRACKED = IMPL in ("ours", "ours-idle", "upstream")
+FIELD_TRACKER = IMPL == "upstream"
 
-if TRACKED:
+if FIELD_TRACKER:
     from model_utils import FieldTracker
 
+if TRACKED:
     from bulk_tracker.models import BulkTrackerModel as Base
 else:
     Base = models.Model
@@ -29,7 +32,7 @@ class Item(Base):
     group = models.SmallIntegerField(db_index=True)  # seq % 10: a filter that matches 10% of the rows
     stamp = models.DateTimeField()
 
-    if TRACKED:
+    if FIELD_TRACKER:
         tracker = FieldTracker()
 
     class Meta:
@@ -40,7 +43,7 @@ class Child(Base):
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="children")
     label = models.CharField(max_length=50)
 
-    if TRACKED:
+    if FIELD_TRACKER:
         tracker = FieldTracker()
 
     class Meta:
