@@ -442,7 +442,8 @@ def _oracle_world(prefix: str, base: type[models.Model], couriers: type[models.M
         attributes: dict[str, object] = {"__module__": __name__, "__qualname__": prefix + name, **fields}
         if meta:
             attributes["Meta"] = type("Meta", (), meta)
-        if tracked and not meta.get("proxy"):  # every field but the generated ones, as check W004 advises
+        # Hub and Token carry no FieldTracker: BulkTrackerModel records their saved values itself.
+        if tracked and not meta.get("proxy") and name not in ("Hub", "Token"):  # every field but generated ones (W004)
             # By attname, as FieldTracker() names them: model_utils takes a foreign key's name ("hub") for
             # loaded on a deferred instance, and a later deferred load then overwrites the key just set.
             parents = [f.attname for base in bases if base is not base_model for f in base._meta.concrete_fields]
