@@ -1,5 +1,6 @@
 import datetime as dt
 import math
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -123,7 +124,9 @@ def test_diff_rows_empty_new_row_reports_nothing():
 
 
 def test_snapshot_immutables_are_returned_as_is():
-    for value in ["s", b"b", 1, 1.5, 1j, True, Decimal(1), None, frozenset({1}), (1, 2)]:
+    moment = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.timezone.utc)
+    values = ["s", b"b", 1, 1.5, 1j, True, Decimal(1), None, frozenset({1}), (1, 2), uuid.UUID(int=7)]
+    for value in [*values, moment, moment.date(), moment.timetz(), dt.timedelta(1), dt.timezone.utc]:
         assert snapshot(value) is value
 
 

@@ -15,14 +15,17 @@ Rules (also in the package README):
 from __future__ import annotations
 
 import copy
+import datetime
 import math
+import uuid
 from collections.abc import Hashable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
-_IMMUTABLE = (str, bytes, int, float, complex, bool, Decimal, type(None), frozenset, tuple)
+_IMMUTABLE: tuple[type, ...] = (str, bytes, int, float, complex, bool, Decimal, type(None), frozenset, tuple)
+_IMMUTABLE += (uuid.UUID, datetime.date, datetime.time, datetime.timedelta, datetime.tzinfo)  # date: datetime too
 
 
 def _is_nan(value: Any) -> bool:

@@ -67,7 +67,7 @@ class _Plan:
 
 SAVED = "_bulk_tracker_saved"  # in an instance's __dict__: (attnames, values) as loaded or last saved
 _plans: dict[type[models.Model], _Plan | None] = {}
-_records: dict[type[models.Model], bool] = {}
+_trackers: dict[type[models.Model], list[Any]] = {}
 _attnames: dict[type[models.Model], frozenset[str]] = {}
 _fast_loading: bool | None = None  # conf.fast_loading(), read on first use: a settings lookup costs microseconds
 
@@ -99,6 +99,13 @@ def concrete_attnames(model: type[models.Model]) -> frozenset[str]:
 
 def field_trackers(model: type[models.Model]) -> list[model_utils_tracker.FieldTracker]:
     """The FieldTrackers model_utils set up for ``model`` or an MTI parent: those its instances carry."""
+    found = _trackers.get(model)
+    if found is None:
+        found = _trackers[model] = _field_trackers(model)
+    return list(found)
+
+
+def _field_trackers(model: type[models.Model]) -> list[model_utils_tracker.FieldTracker]:
     found: list[model_utils_tracker.FieldTracker] = []
     for klass in model.__mro__:
         for value in vars(klass).values():
@@ -115,10 +122,8 @@ def field_trackers(model: type[models.Model]) -> list[model_utils_tracker.FieldT
 
 def records_saved_values(model: type[models.Model]) -> bool:
     """True when ``model``'s instances carry no FieldTracker: then ``record()`` keeps their saved values."""
-    records = _records.get(model)
-    if records is None:
-        records = _records[model] = not field_trackers(model)
-    return records
+    found = _trackers.get(model)
+    return not (found if found is not None else field_trackers(model))
 
 
 def record(instance: models.Model, attnames: Collection[str] | None = None) -> None:

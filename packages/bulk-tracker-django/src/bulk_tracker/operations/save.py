@@ -30,7 +30,7 @@ import django
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models, router
 
-from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, snapshot
+from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, snapshot, values_equal
 
 from .. import loading, rows
 from ..delivery import wants
@@ -131,17 +131,20 @@ class Save(Operation[M, None]):
             return [Report(post_create_signal, self.model, [ModifiedObject(self.instance)])] if wanted else []
         # What Django wrote (an auto_now field's new value, say); a field it deferred after the save
         # (an expression MariaDB cannot return) as it was about to be written.
-        changed = changed_fields(self._as_stored(self.old), {**self.before, **self._written()})
+        new = {**self.before, **self._written()}
+        # Values equal as they are store equal: only the others are compared as their columns store them.
+        differ = {name: old for name, old in self.old.items() if name in new and not values_equal(old, new[name])}
+        changed = changed_fields(self._as_stored(differ), self._as_stored({name: new[name] for name in differ}))
         if changed and wants(post_update_signal, self.model):
             return [Report(post_update_signal, self.model, [ModifiedObject(self.instance, changed)])]
         return []
 
     def _written(self) -> dict[str, Any]:
-        """``{attname: value}`` of the instance for each name of ``self.old``, as its column stores it."""
+        """``{attname: value}`` of the instance for each name of ``self.old`` (a field Django deferred: none)."""
         attributes = self.instance.__dict__
         concrete = loading.concrete_attnames(self.model)
         return {
-            name: _as_stored(self.instance, name, self.alias) if name in concrete else getattr(self.instance, name)
+            name: attributes[name] if name in concrete else getattr(self.instance, name)
             for name in self.old
             if name in attributes or name not in concrete
         }
