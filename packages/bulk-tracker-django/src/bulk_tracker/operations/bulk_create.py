@@ -8,7 +8,8 @@ Strategies, chosen once per call from its options:
   overwritten; Django's own INSERT; then the objects are replayed in Django's insert order against
   the rows read, to tell inserted from updated and skipped. Where the backend returned no pk, one
   read by another unique key fills it in. An update is compared as the column stores it; a value
-  only the database knows how it stores (a Decimal tie, an expression) is read back, once per chunk.
+  only the database knows how it stores (a Decimal tie, an expression) is read back, once per chunk,
+  as are the generated fields of the updated rows (the database computes them again).
   Where an INSERT that ignores conflicts may skip a row for a constraint the locked read cannot see
   (``may_skip_unseen()``: a partial unique index, a CHECK on SQLite, on MySQL a foreign key or NOT
   NULL too), the rows of the new objects' keys are read back instead: exactly those are reported
