@@ -8,7 +8,8 @@ Strategies, chosen once per call from its options:
   overwritten; Django's own INSERT; then the objects are replayed in Django's insert order against
   the rows read, to tell inserted from updated and skipped. Where the backend returned no pk, one
   read by another unique key fills it in. An update is compared as the column stores it; a value
-  only the database knows how it stores (a Decimal tie, an expression) is read back, once per chunk.
+  only the database knows how it stores (a Decimal tie, an expression) is read back, once per chunk,
+  as are the generated fields of the updated rows (the database computes them again).
   Where an INSERT that ignores conflicts may skip a row for a constraint the locked read cannot see
   (``may_skip_unseen()``: a partial unique index, a CHECK on SQLite, on MySQL a foreign key or NOT
   NULL too), the rows of the new objects' keys are read back instead: exactly those are reported
@@ -128,6 +129,9 @@ class Upsert(BulkCreate[M]):
         self.high_water: int | None = None  # the highest auto pk before the insert, when objects have no key
         self.copies: dict[int, M] = {}  # by id() of a caller's object: the copy reported in its place
         self.unsure: dict[int, M] = {}  # by id(): rows written a value only a read can tell as stored
+        self.generated = [
+            field.attname for field in self.model._meta.concrete_fields if getattr(field, "generated", False)
+        ]
 
     def wanted(self) -> bool:
         return super().wanted() or (self.updates and wants(post_update_signal, self.model))
@@ -224,12 +228,15 @@ class Upsert(BulkCreate[M]):
                 self.unsure[id(row)] = row  # read_unsure() sets what the column holds
                 stored = value
             setattr(row, field.attname, stored)
+        if self.generated:  # the database computed them again from what the update wrote: read them back
+            self.unsure[id(row)] = row
 
     def read_unsure(self) -> None:
-        """Set on each row in ``unsure`` its ``update_fields`` as stored: one read per chunk."""
+        """Set on each row in ``unsure`` its ``update_fields`` and generated fields as stored: one read per chunk."""
         pk_field = self.model._meta.pk
         unsure = {rows.row_key(pk_field, row.pk): row for row in self.unsure.values() if rows.pk_is_set(row)}
         attnames = [field.attname for field in self.update_fields]
+        attnames += [attname for attname in self.generated if attname not in attnames]
         for chunk in rows.chunks(rows.pk_sorted(unsure), self.alias):
             for pk, *values in self.base.filter(pk__in=chunk).values_list("pk", *attnames):
                 for attname, value in zip(attnames, values, strict=True):

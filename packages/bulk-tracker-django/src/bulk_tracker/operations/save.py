@@ -170,13 +170,19 @@ def _may_overwrite_a_row(instance: models.Model, options: dict[str, Any]) -> boo
 
 
 def _written_attnames(instance: models.Model, options: dict[str, Any]) -> list[str]:
-    """The attnames of the concrete non-pk fields ``save(**options)`` writes (a composite key's parts are pk)."""
+    """The attnames of the concrete non-pk fields ``save(**options)`` writes (a composite key's parts are pk).
+
+    Never a generated field: the database computes it, Django's save() does not write it (nor would a
+    locked read of its old value be one of Django's own statements).
+    """
     selected = _selected_attnames(instance._meta, options.get("update_fields"))
     keys = rows.pk_fields(type(instance))
     return [
         field.attname
         for field in instance._meta.concrete_fields
-        if field not in keys and (selected is None or field.attname in selected)
+        if field not in keys
+        and not getattr(field, "generated", False)
+        and (selected is None or field.attname in selected)
     ]
 
 
