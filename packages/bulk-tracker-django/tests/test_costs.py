@@ -42,6 +42,27 @@ def test_tracked_update_costs_the_same_statements_whatever_the_rows(make_books, 
     ]
 
 
+@pytest.mark.parametrize("rows", [10, 5000])
+def test_an_update_to_values_every_row_holds_reads_nothing_back(make_books, received, rows):
+    """The locked read, then Django's UPDATE of the rows read: no RETURNING, no read of the new rows, no call."""
+    make_books(rows)
+    counts = []
+    with received.committing():
+        statements = sql_of(
+            lambda: counts.append(Book.objects.filter(stock=0).update(stock=0, author_id=F("author_id")))
+        )
+    with received.committing():
+        held = sql_of(lambda: counts.append(Book.objects.filter(stock=0).update(stock=0)))
+    matched = len([i for i in range(rows) if i % 3 == 0])
+    assert counts == [matched, matched]
+    assert len(statements) == UPDATE_STATEMENTS[connection.vendor]  # an expression: the rows are read back
+    assert held[0].startswith("SELECT")
+    assert held[1:]
+    assert all(s.startswith("UPDATE") and "RETURNING" not in s for s in held[1:])
+    assert received.calls == []
+    assert Book.objects.filter(stock=0).count() == matched
+
+
 def test_untracked_update_is_djangos_own_sql(make_books):
     make_books(20)
 

@@ -6,8 +6,12 @@ Strategies, chosen once per operation:
   read, with ``RETURNING`` every column; the diff is taken as the rows stream back, so only the rows whose
   written columns changed become instances. Two statements.
 * Elsewhere (MariaDB, MTI): Django's UPDATE, then one read of the rows that may have changed (all of
-  them when an expression was written). Three statements. An ordered queryset on MariaDB keeps
-  Django's ``UPDATE ... ORDER BY``: the UPDATE is the caller's queryset restricted to the rows read.
+  them when an expression was written). Three statements.
+* Plain values every row read already holds (``update(flag=False)`` of rows all False): Django's
+  UPDATE of the rows read, without RETURNING and with nothing read back. Two statements.
+
+An ordered queryset on MariaDB keeps Django's ``UPDATE ... ORDER BY``: the UPDATE is the caller's
+queryset restricted to the rows read.
 
 Every UPDATE writes exactly the rows read (the filter is not evaluated a second time), with the values
 resolved once against the caller's query. No value, or ordering by an aggregate: Django's own method.
@@ -19,6 +23,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 import django
+from django.core.exceptions import ValidationError
 from django.db import connections, models
 from django.db.models.sql.subqueries import UpdateQuery
 
@@ -73,7 +78,10 @@ class Update(Operation[M, int]):
         self.moved = _new_pks(self.model, self.old, self.written, self.values)
 
     def write(self) -> int:
-        if self.old and rows.returns_from_update(self.model, self.alias) and not self.queryset.query.annotations:
+        if self.old and _holds_already(self.old, self.written, self.values):
+            # Plain values every row already holds: Django's UPDATE of the rows read, nothing to hand back.
+            count = sum(models.QuerySet.update(part, **self.resolved) for part in self._rows_read())
+        elif self.old and rows.returns_from_update(self.model, self.alias) and not self.queryset.query.annotations:
             count = self._write_returning()
         else:
             count = self._write_then_read()
@@ -191,6 +199,14 @@ def _new_pks(
             parts[position] = fields[position].to_python(row.pop(name)) if name in row else plain[position]
         moved[pk] = rows.pk_from(parts)
     return moved
+
+
+def _holds_already(old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]) -> bool:
+    """True when the values are plain and every row read holds them already; a value Django refuses: False."""
+    try:
+        return not _maybe_changed(old, written, kwargs)
+    except (TypeError, ValueError, ValidationError):
+        return False  # Django's UPDATE raises its own error for it
 
 
 def _maybe_changed(old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]) -> list[Hashable]:
