@@ -234,6 +234,9 @@ OPERATIONS: dict[str, Callable[[Shape, World], Any]] = {
 # With a receiver too, these cost Django's own statements and nothing more (DESIGN.md section 6): the old values
 # come from the instance's FieldTracker.
 DJANGOS_OWN_STATEMENTS = {"save-update"}
+# These report the caller's own object, updated: before Django 6.0 Django leaves its generated fields as they
+# were (the docs say: refresh_from_db() to read them), and so does the report.
+CALLERS_OBJECT_UPDATED = {"save-update", "update_or_create-updates"}
 
 # Cells that deviate from plain Django on purpose (docs/guarantees.md, "Not promised"): (shape, operation,
 # receiver) -> reason. Marked xfail(strict=True): fixed, they fail, and the entry goes.
@@ -448,11 +451,13 @@ def test_shape_matrix(request, shape, operation, receiver):
         key = (call.kind, call.sender.__name__)
         assert key not in calls, f"two {key} calls: {received.calls}"
         calls[key] = call
+        stale = generated(tracked.model) if operation in CALLERS_OBJECT_UPDATED and django.VERSION < (6, 0) else set()
         for modified in call.objects:  # the instance as the row is stored (a deleted one: as it was)
             rows = before if call.kind == "delete" else after
             row = rows[modified.instance.pk] if call.sender is tracked.model else None
             if row is not None:
-                assert loaded(modified.instance) == row, (call.kind, modified)
+                shown = {name: value for name, value in loaded(modified.instance).items() if name not in stale}
+                assert shown == {name: value for name, value in row.items() if name not in stale}, (call.kind, modified)
     reported = {
         key: sorted(((m.instance.pk, m.changed_values) for m in call.objects), key=lambda row: repr(row[0]))
         for key, call in calls.items()
