@@ -50,7 +50,9 @@ class ModifiedObject(Generic[T]):
         # Only for what is not in __dict__: the instance of built_on_access() not built yet, and pk.
         attributes = self.__dict__
         if name == "instance" and "_build" in attributes:
-            instance = attributes["instance"] = attributes.pop("_build")()
+            built = attributes["_build"]()  # two threads at once may both build: the first one stored wins
+            instance = attributes.setdefault("instance", built)
+            attributes.pop("_build", None)
             return instance
         if name == "pk" and "instance" in attributes:
             return attributes["instance"].pk

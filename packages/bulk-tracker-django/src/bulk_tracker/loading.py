@@ -142,8 +142,15 @@ def record(instance: models.Model, attnames: Collection[str] | None = None) -> N
         if value is Deferred or hasattr(value, "resolve_expression"):
             kept.pop(name, None)
         else:
-            kept[name] = value if type(value) in _IMMUTABLE else model_utils_tracker.lightweight_deepcopy(value)
+            kept[name] = value if type(value) in _IMMUTABLE else _copy(value)
     attributes[SAVED] = (tuple(kept), tuple(kept.values()))
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a mutable value, as model_utils makes it; a memoryview (a BinaryField's) as a copy of its bytes."""
+    if isinstance(value, memoryview):
+        return memoryview(value.tobytes())
+    return model_utils_tracker.lightweight_deepcopy(value)
 
 
 def saved_values(instance: models.Model) -> dict[str, Any]:
@@ -182,7 +189,7 @@ def build(model: type[M], db: str, values: Sequence[Any], kwargs: dict[str, Any]
     has_pk = attributes[keys[0]] is not None if len(keys) == 1 else all(attributes[k] is not None for k in keys)
     immutable = types <= _IMMUTABLE
     if not plan.trackers:  # BulkTrackerModel's own record, as record() keeps it
-        kept = values if immutable else [v if type(v) in _IMMUTABLE else plan.deep_copy(v) for v in values]
+        kept = values if immutable else [v if type(v) in _IMMUTABLE else _copy(v) for v in values]
         attributes[SAVED] = (plan.attnames, tuple(kept))
     for tracker in plan.trackers:
         instance_tracker = tracker.instance_tracker(new, tracker.fields, tracker.field_map)

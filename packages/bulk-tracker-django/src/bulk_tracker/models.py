@@ -46,8 +46,19 @@ def _attnames(instance: models.Model, names: Collection[str]) -> set[str]:
     attnames = set(names)
     for name in names:
         with suppress(FieldDoesNotExist):
-            attnames.add(instance._meta.get_field(name).attname)
+            attnames.add(getattr(instance._meta.get_field(name), "attname", name))  # a relation's reverse: none
     return attnames
+
+
+def _loaded_by(queryset: models.QuerySet[Any]) -> list[str] | None:
+    """The field names ``queryset`` loads when it defers some (``only()``, ``defer()``); None when it loads all."""
+    names, defer = queryset.query.deferred_loading
+    if not names and defer:
+        return None
+    opts = queryset.model._meta
+    named = {name for name in names if "__" not in name}
+    fields = [field.name for field in opts.concrete_fields]
+    return [name for name in fields if (name in named) != defer or name == opts.pk.name]
 
 
 class BulkTrackerModel(models.Model):
@@ -81,6 +92,8 @@ class BulkTrackerModel(models.Model):
         """Django's ``refresh_from_db()``; without a FieldTracker, the values read are recorded as saved."""
         super().refresh_from_db(using=using, fields=fields, **kwargs)
         if loading.records_saved_values(type(self)):
+            if fields is None and kwargs.get("from_queryset") is not None:
+                fields = _loaded_by(kwargs["from_queryset"])  # only() or defer() there: only what it read
             loading.record(self, None if fields is None else _attnames(self, fields))
 
     def save_base(self, *args: Any, **kwargs: Any) -> None:

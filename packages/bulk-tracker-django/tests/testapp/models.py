@@ -664,3 +664,31 @@ if django.VERSION >= (5, 2):
         number = models.IntegerField()
         label = models.CharField(max_length=20, default="")
         weight = models.IntegerField(default=0)
+
+
+# test_review_own_record.py: shapes of BulkTrackerModel's own record (no FieldTracker) beside plain twins.
+
+
+class JottingChild(Jotting):
+    """An MTI child without a FieldTracker of a parent without one."""
+
+    extra = models.IntegerField(default=0)
+
+
+class PlainJottingChild(PlainJotting):
+    extra = models.IntegerField(default=0)
+
+
+class JottingProxy(Jotting):
+    class Meta:
+        proxy = True
+
+
+class Blob(BulkTrackerModel):
+    """No FieldTracker, and a BinaryField (Django accepts bytes, bytearray or memoryview)."""
+
+    payload = models.BinaryField(default=b"")
+
+
+class PlainBlob(models.Model):
+    payload = models.BinaryField(default=b"")
