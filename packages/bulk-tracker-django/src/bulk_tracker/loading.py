@@ -99,10 +99,15 @@ def concrete_attnames(model: type[models.Model]) -> frozenset[str]:
 
 def field_trackers(model: type[models.Model]) -> list[model_utils_tracker.FieldTracker]:
     """The FieldTrackers model_utils set up for ``model`` or an MTI parent: those its instances carry."""
+    return list(_cached_trackers(model))
+
+
+def _cached_trackers(model: type[models.Model]) -> list[model_utils_tracker.FieldTracker]:
+    """``field_trackers()``, found once per model (model_utils sets them up when the class is prepared)."""
     found = _trackers.get(model)
     if found is None:
         found = _trackers[model] = _field_trackers(model)
-    return list(found)
+    return found
 
 
 def _field_trackers(model: type[models.Model]) -> list[model_utils_tracker.FieldTracker]:
@@ -122,8 +127,7 @@ def _field_trackers(model: type[models.Model]) -> list[model_utils_tracker.Field
 
 def records_saved_values(model: type[models.Model]) -> bool:
     """True when ``model``'s instances carry no FieldTracker: then ``record()`` keeps their saved values."""
-    found = _trackers.get(model)
-    return not (found if found is not None else field_trackers(model))
+    return not _cached_trackers(model)
 
 
 def record(instance: models.Model, attnames: Collection[str] | None = None) -> None:

@@ -34,7 +34,7 @@ from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, snap
 
 from .. import loading, rows
 from ..delivery import wants
-from ..loading import field_trackers as field_trackers  # checks.py's import, kept
+from ..loading import field_trackers
 from ..signals import post_create_signal, post_update_signal
 from .base import Operation, Report
 
@@ -204,10 +204,11 @@ def _tracked_old_values(instance: models.Model, update_fields: Any) -> tuple[dic
     trackers = field_trackers(type(instance))
     selected = _selected_attnames(instance._meta, update_fields)
     deferred = instance.get_deferred_fields()
+    written = _written_attnames(instance, {"update_fields": update_fields})
     old: dict[str, Any] = {}
     if not trackers:  # BulkTrackerModel's own record
-        written = set(_written_attnames(instance, {"update_fields": update_fields}))
-        old = {name: value for name, value in loading.saved_values(instance).items() if name in written}
+        saved = loading.saved_values(instance)
+        old = {name: saved[name] for name in written if name in saved}
     for tracker in trackers:
         tracked = getattr(instance, tracker.attname)
         for name in tracker.fields:
@@ -220,7 +221,7 @@ def _tracked_old_values(instance: models.Model, update_fields: Any) -> tuple[dic
             old[attname] = tracked.previous(name)  # model_utils keeps its own copy, replaced (not changed) by a save
     unknown = [
         attname
-        for attname in _written_attnames(instance, {"update_fields": update_fields})
+        for attname in written
         if attname not in old and not (attname in deferred and attname not in instance.__dict__)
     ]
     return old, unknown
