@@ -11,6 +11,11 @@ from django.db.models import Model
 from django.dispatch import Signal
 from django.test.utils import CaptureQueriesContext
 
+# Statements of a tracked update() that changes rows, by vendor. PostgreSQL: one UPDATE ... FROM (the
+# locked read) ... RETURNING old and new. SQLite: the locked read, then UPDATE ... RETURNING. MariaDB
+# has no UPDATE RETURNING, so it reads the changed rows in a third statement.
+UPDATE_STATEMENTS = {"postgresql": 1, "sqlite": 2, "mysql": 3}
+
 
 def sql_of(run: Callable[[], Any]) -> list[str]:
     """The SQL of every statement ``run()`` sends to the default database, in order."""

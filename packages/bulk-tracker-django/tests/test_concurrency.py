@@ -88,9 +88,15 @@ def test_a_row_that_starts_to_match_meanwhile_is_not_changed_unreported(received
     with received.committing(), transaction.atomic(), connection.execute_wrapper(between_read_and_write):
         count = Book.objects.filter(stock=0).update(stock=9)
 
-    assert count == 1
-    assert [o.instance.pk for o in received.only("update").objects] == [matching.pk]
-    assert Book.objects.get(pk=late.pk).stock == 0  # untouched, as reported
+    reported = [o.instance.pk for o in received.only("update").objects]
+    if connection.vendor == "postgresql":  # one statement reads and writes: the late row matched before it
+        assert count == 2
+        assert reported == sorted([matching.pk, late.pk])
+        assert Book.objects.get(pk=late.pk).stock == 9
+    else:
+        assert count == 1
+        assert reported == [matching.pk]
+        assert Book.objects.get(pk=late.pk).stock == 0  # untouched, as reported
 
 
 # --- another transaction commits between the collector's read and the delete's writes ------------------

@@ -6,6 +6,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce, Upper
 from django.test.utils import CaptureQueriesContext
+from helpers import UPDATE_STATEMENTS
 
 from bulk_tracker import TrackingInfo, tracking
 from bulk_tracker.helper_objects import ModifiedObject
@@ -78,7 +79,7 @@ def test_foreign_key_by_object_reports_old_object_in_one_query(books, received):
     ]
     assert [o.changed_values["author"].name for o in call.objects] == ["Ann", "Ann", "Bob"]
     # the old authors cost one query on top of update()'s own statements, whatever the number of rows
-    assert len(queries) == {"postgresql": 2, "sqlite": 2, "mysql": 3}[connection.vendor] + 1
+    assert len(queries) == UPDATE_STATEMENTS[connection.vendor] + 1
 
 
 def test_foreign_key_by_id_reports_old_id(books, received):

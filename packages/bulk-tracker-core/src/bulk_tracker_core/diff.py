@@ -28,6 +28,10 @@ _IMMUTABLE: tuple[type, ...] = (str, bytes, int, float, complex, bool, Decimal, 
 _IMMUTABLE += (uuid.UUID, datetime.date, datetime.time, datetime.timedelta, datetime.tzinfo)  # date: datetime too
 
 
+# Types whose values compare by ``==`` alone when both sides have them (no NaN, no float/Decimal mix).
+_PLAIN_EQUAL = frozenset({str, int, bool, bytes, uuid.UUID, datetime.date, datetime.datetime, datetime.time})
+
+
 def _is_nan(value: Any) -> bool:
     if isinstance(value, float):
         return math.isnan(value)
@@ -40,6 +44,9 @@ def values_equal(old: Any, new: Any) -> bool:
     """True when ``new`` is not a change of ``old``."""
     if old is new:
         return True
+    kind = type(old)
+    if kind is type(new) and kind in _PLAIN_EQUAL:
+        return bool(old == new)
     if _is_nan(old) or _is_nan(new):
         return _is_nan(old) and _is_nan(new)
     if (old is None) != (new is None):

@@ -55,6 +55,14 @@ def returns_from_update(model: type[models.Model], alias: str) -> bool:
     )
 
 
+def updates_with_old_values(model: type[models.Model], alias: str) -> bool:
+    """True when one ``UPDATE ... FROM (locked read) ... RETURNING`` can write and report (PostgreSQL).
+
+    A single-table model whose primary key is one column: the join is on that column.
+    """
+    return connections[alias].vendor == "postgresql" and not model._meta.parents and single_column_pk(model)
+
+
 def single_column_pk(model: type[models.Model]) -> bool:
     """True unless ``model``'s primary key spans several columns (a ``CompositePrimaryKey``, Django 5.2+)."""
     return isinstance(getattr(model._meta.pk, "column", None), str)

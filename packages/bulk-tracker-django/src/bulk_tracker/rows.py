@@ -6,12 +6,13 @@ import datetime
 import decimal
 import functools
 import json
+import operator
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from contextlib import suppress
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connections, models
 from django.db.models.base import ModelState
 from django.db.models.fields.related import ForeignObject
@@ -206,7 +207,7 @@ def exactly(model: type[M], alias: str, pks: Sequence[Hashable]) -> list[models.
 def update_returning(
     querysets: Iterable[models.QuerySet[M]],
     values: dict[str, Any],
-    keep: Callable[[Hashable, Row], bool] | None = None,
+    keep: Callable[[Hashable, Row, Row], bool] | None = None,
 ) -> tuple[int, dict[Hashable, Callable[[], M]]]:
     """Django's UPDATE of the rows of ``querysets``, with ``RETURNING`` every column: the new rows, whole.
 
@@ -234,19 +235,65 @@ def update_returning(
     return count, found
 
 
+def update_with_old_values(
+    queryset: models.QuerySet[M],
+    values: dict[str, Any],
+    attnames: Sequence[str],
+    keep: Callable[[Hashable, Row, Row], bool],
+) -> tuple[int, dict[Hashable, Callable[[], M]]]:
+    """One statement (PostgreSQL): Django's UPDATE joined to the locked read of the rows ``queryset`` matches.
+
+    ``UPDATE t SET ... FROM (SELECT pk, attnames ... FOR UPDATE) AS old WHERE t.pk = old.pk RETURNING
+    t.*, old.attnames``: both halves are compiled by Django (the read is ``read_values()``'s query, the
+    SET is ``QuerySet.update()``'s), so the rows written are exactly the rows read, locked in pk order,
+    and each row's old values come back with its new state. ``keep(pk, new, old)`` (both
+    ``{attname: value}`` of ``attnames``) picks the rows whose builders are returned.
+    """
+    model, alias = queryset.model, queryset.db
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    opts = model._meta
+    read = lock(written_rows(queryset)).values_list(opts.pk.attname, *attnames)
+    try:
+        read_sql, read_params = read.query.get_compiler(alias).as_sql()
+    except EmptyResultSet:
+        return 0, {}  # Django's UPDATE runs no statement either
+    update = model._base_manager.db_manager(alias).all().query.chain(UpdateQuery)
+    update.add_update_values(values)
+    update_sql, update_params = update.get_compiler(alias).as_sql()
+    table, old = qn(opts.db_table), qn("_bulk_tracker_old")
+    names = [qn(f"c{i}") for i in range(len(attnames) + 1)]
+    returning = [f"{table}.{qn(field.column)}" for field in opts.concrete_fields]
+    returning += [f"{old}.{name}" for name in names[1:]]
+    sql = (
+        f"{update_sql} FROM ({read_sql}) AS {old}({', '.join(names)}) "
+        f"WHERE {table}.{qn(opts.pk.column)} = {old}.{names[0]} RETURNING {', '.join(returning)}"
+    )
+    found: dict[Hashable, Callable[[], M]] = {}
+    count = 0
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*update_params, *read_params))
+        while returned := cursor.fetchmany(_FETCH_SIZE):
+            count += len(returned)
+            found.update(builders_from_rows(model, alias, returned, attnames, keep, old=attnames))
+    return count, found
+
+
 def builders_from_rows(
     model: type[M],
     alias: str,
     returned: Sequence[Sequence[Any]],
     attnames: Sequence[str] = (),
-    keep: Callable[[Hashable, Row], bool] | None = None,
+    keep: Callable[[Hashable, Row, Row], bool] | None = None,
+    old: Sequence[str] = (),
 ) -> dict[Hashable, Callable[[], M]]:
     """By pk, a function building the instance of each raw row of every concrete column (``concrete_fields`` order).
 
     Only the pk and ``attnames`` are converted now (with the converters Django applies when it reads
     those columns itself); the rest of a row is converted, and its instance built, when the function
-    is called. With ``keep``, only the rows for which ``keep(pk, {attname: value} of attnames)`` is
-    true are kept.
+    is called. A row may carry, after its concrete columns, the old values of the columns ``old``
+    names. With ``keep``, only the rows for which ``keep(pk, new, old)`` is true are kept (``new``:
+    ``{attname: value}`` of ``attnames``; ``old``: of ``old``, empty without).
     """
     opts = model._meta
     fields = list(opts.concrete_fields)
@@ -254,17 +301,22 @@ def builders_from_rows(
     compiler = model._base_manager.db_manager(alias).all().query.get_compiler(alias)
     converters = compiler.get_converters([field.get_col(opts.db_table) for field in fields])
     keys = [names.index(field.attname) for field in pk_fields(model)]
-    width = len(keys)
+    width, wide = len(keys), len(keys) + len(attnames)
     picked = [*keys, *(names.index(name) for name in attnames)]
-    picked_converters = {i: converters[p] for i, p in enumerate(picked) if p in converters}
-    slim: Iterable[Sequence[Any]] = ([row[p] for p in picked] for row in returned)
+    by_position = [*picked, *(names.index(name) for name in old)]  # whose converters each picked value takes
+    picked += range(len(names), len(names) + len(old))
+    picked_converters = {i: converters[p] for i, p in enumerate(by_position) if p in converters}
+    # One more item than picked, so that itemgetter always makes a tuple; the last one is never read.
+    slim: Iterable[Sequence[Any]] = map(operator.itemgetter(*picked, picked[0]), returned)
     if picked_converters:
         slim = compiler.apply_converters(slim, picked_converters)
     build = functools.partial(_from_raw_row, model, alias, names, compiler, converters)
     found: dict[Hashable, Callable[[], M]] = {}
     for row, new in zip(returned, slim, strict=True):
-        pk = pk_from(new[:width])
-        if keep is None or keep(pk, dict(zip(attnames, new[width:], strict=True))):
+        pk = new[0] if width == 1 else tuple(new[:width])
+        if keep is None or keep(
+            pk, dict(zip(attnames, new[width:wide], strict=True)), dict(zip(old, new[wide:-1], strict=True))
+        ):
             found[pk] = functools.partial(build, row)
     return found
 
@@ -272,6 +324,8 @@ def builders_from_rows(
 def _from_raw_row(
     model: type[M], alias: str, names: list[str], compiler: Any, converters: dict[int, Any], row: Sequence[Any]
 ) -> M:
+    if len(row) > len(names):  # the old values after the concrete columns
+        row = row[: len(names)]
     values = next(iter(compiler.apply_converters([row], converters))) if converters else row
     return model.from_db(alias, names, values)
 

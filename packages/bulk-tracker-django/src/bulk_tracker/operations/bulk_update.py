@@ -96,7 +96,7 @@ class BulkUpdate(Operation[M, int]):
         objs = [obj for pk, obj in self.first.items() if pk in self.old]
         attnames = self._attnames()
 
-        def changed(pk: Hashable, values: rows.Row) -> bool:
+        def changed(pk: Hashable, values: rows.Row, _: rows.Row) -> bool:
             diff = changed_fields(self.old[pk], values)
             if diff:
                 self.diffs[pk] = diff

@@ -2,9 +2,14 @@
 
 Strategies, chosen once per operation:
 
-* PostgreSQL and SQLite 3.35+ (single-table models): Django's own compiled UPDATE of exactly the rows
-  read, with ``RETURNING`` every column; the diff is taken as the rows stream back, so only the rows whose
-  written columns changed become instances. Two statements.
+* PostgreSQL (single-table models, a one-column pk not written, no annotation): one statement,
+  Django's compiled UPDATE joined to Django's compiled locked read of the rows (``UPDATE ... FROM
+  (SELECT ... FOR UPDATE) ... RETURNING``), which hands back each row's old and new state.
+* SQLite 3.35+ (and PostgreSQL otherwise; single-table models): Django's own compiled UPDATE of exactly
+  the rows read, with ``RETURNING`` every column. Two statements.
+
+With ``RETURNING``, the diff is taken as the rows stream back, so only the rows whose written columns
+changed are kept, each to become an instance when a receiver reads it.
 * Elsewhere (MariaDB, MTI): Django's UPDATE, then one read of the rows that may have changed (all of
   them when an expression was written). Three statements.
 * Plain values every row read already holds (``update(flag=False)`` of rows all False): Django's
@@ -30,7 +35,7 @@ from django.db.models.sql.subqueries import UpdateQuery
 from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields
 
 from .. import rows
-from ..backends import chunks
+from ..backends import chunks, updates_with_old_values
 from ..delivery import wants
 from ..signals import post_update_signal
 from .base import Operation, Report
@@ -58,6 +63,7 @@ class Update(Operation[M, int]):
         self.moved: dict[Hashable, Hashable] = {}  # old pk -> new pk, when the pk is written
         self.diffs: dict[Hashable, rows.Row] = {}  # by old pk: the old values of what changed
         self.new: dict[Hashable, Callable[[], M]] = {}  # by new pk: the rows that changed, as written, built on call
+        self.in_one_statement = False  # the UPDATE itself reads the old values
 
     def plan(self) -> bool:
         query = self.queryset.query
@@ -66,19 +72,28 @@ class Update(Operation[M, int]):
         if refused or not self.values or not wants(post_update_signal, self.model):
             return False  # untracked, refused by Django with its own error, or no value: no statement, 0
         self.written, self.resolved = _written_fields(self.queryset, self.values)
+        self.in_one_statement = (
+            updates_with_old_values(self.model, self.alias)
+            and not query.annotations
+            and not _key_writes(self.model, self.written)
+        )
         return True
 
     def untracked(self) -> int:
         return self.django_update()
 
     def read_before(self) -> None:
-        attnames = list(dict.fromkeys(field.attname for field in self.written.values()))
+        if self.in_one_statement:
+            return  # the UPDATE reads them
+        attnames = self._attnames()
         annotation = _new_pk_annotation(self.model, self.written, self.values)
         self.old = rows.read_values(self.queryset, attnames, annotation)
         self.moved = _new_pks(self.model, self.old, self.written, self.values)
 
     def write(self) -> int:
-        if self.old and _holds_already(self.old, self.written, self.values):
+        if self.in_one_statement:
+            count = self._write_with_old_values()
+        elif self.old and _holds_already(self.old, self.written, self.values):
             # Plain values every row already holds: Django's UPDATE of the rows read, nothing to hand back.
             count = sum(models.QuerySet.update(part, **self.resolved) for part in self._rows_read())
         elif self.old and rows.returns_from_update(self.model, self.alias) and not self.queryset.query.annotations:
@@ -92,7 +107,7 @@ class Update(Operation[M, int]):
         """One statement writes exactly the rows read and hands back their new state."""
         old_pk = {new_pk: pk for pk, new_pk in self.moved.items()}
 
-        def changed(pk: Hashable, values: rows.Row) -> bool:
+        def changed(pk: Hashable, values: rows.Row, _: rows.Row) -> bool:
             pk = old_pk.get(pk, pk)
             diff = changed_fields(self.old.pop(pk), values)  # the row's old values are not needed again
             if diff:
@@ -102,9 +117,24 @@ class Update(Operation[M, int]):
         count, self.new = rows.update_returning(self._rows_read(), self.resolved, changed)
         return count
 
+    def _write_with_old_values(self) -> int:
+        """One statement writes the rows the filter matches, locked, and hands back their old and new state."""
+
+        def changed(pk: Hashable, new: rows.Row, old: rows.Row) -> bool:
+            diff = changed_fields(old, new)
+            if diff:
+                self.diffs[pk] = diff
+            return bool(diff)
+
+        count, self.new = rows.update_with_old_values(self.queryset, self.resolved, self._attnames(), changed)
+        return count
+
+    def _attnames(self) -> list[str]:
+        return list(dict.fromkeys(field.attname for field in self.written.values()))
+
     def _write_then_read(self) -> int:
         count = sum(models.QuerySet.update(part, **self.resolved) for part in self._rows_read())
-        attnames = list(dict.fromkeys(field.attname for field in self.written.values()))
+        attnames = self._attnames()
         maybe_changed = _maybe_changed(self.old, self.written, self.values)
         fetched = rows.fetch(self.model, self.alias, [self.moved.get(pk, pk) for pk in maybe_changed])
         for pk in maybe_changed:
@@ -203,21 +233,30 @@ def _new_pks(
 
 def _holds_already(old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]) -> bool:
     """True when the values are plain and every row read holds them already; a value Django refuses: False."""
+    if any(hasattr(value, "resolve_expression") for value in kwargs.values()):
+        return False
     try:
-        return not _maybe_changed(old, written, kwargs)
+        new_values = _plain_values(written, kwargs)
     except (TypeError, ValueError, ValidationError):
         return False  # Django's UPDATE raises its own error for it
+    return not any(changed_fields(values, new_values) for values in old.values())
+
+
+def _plain_values(written: dict[str, Any], kwargs: dict[str, Any]) -> rows.Row:
+    """``{attname: value}`` of plain ``update()`` values, as the field's Python value."""
+    new_values: rows.Row = {}
+    for key, value in kwargs.items():
+        field = written[key]
+        raw = value.pk if isinstance(value, models.Model) and field.is_relation else value
+        new_values[field.attname] = field.to_python(raw)
+    return new_values
 
 
 def _maybe_changed(old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]) -> list[Hashable]:
     """The rows whose new state must be read: all of them, unless plain values show which changed."""
     if any(hasattr(value, "resolve_expression") for value in kwargs.values()):
         return list(old)
-    new_values: rows.Row = {}
-    for key, value in kwargs.items():
-        field = written[key]
-        raw = value.pk if isinstance(value, models.Model) and field.is_relation else value
-        new_values[field.attname] = field.to_python(raw)
+    new_values = _plain_values(written, kwargs)
     return [pk for pk, values in old.items() if changed_fields(values, new_values)]
 
 
