@@ -55,6 +55,16 @@ def returns_from_update(model: type[models.Model], alias: str) -> bool:
     )
 
 
+def deletes_returning(model: type[models.Model] | None, alias: str) -> bool:
+    """True when ``DELETE ... RETURNING`` hands back the deleted rows: PostgreSQL, SQLite 3.35+, MariaDB 10.5+."""
+    if model is None:
+        return False
+    connection = connections[alias]
+    if connection.vendor == "mysql":
+        return bool(connection.mysql_is_mariadb and connection.features.can_return_columns_from_insert)
+    return connection.vendor in ("postgresql", "sqlite") and bool(connection.features.can_return_columns_from_insert)
+
+
 def updates_with_old_values(model: type[models.Model], alias: str) -> bool:
     """True when one ``UPDATE ... FROM (locked read) ... RETURNING`` can write and report (PostgreSQL).
 

@@ -11,6 +11,11 @@ from Django 4.2 to 6.1:
   and SET() schedule their change with ``collector.add_field_update(field, value, objs)``.
 * Every delete, whoever starts it (``QuerySet.delete()``, ``Model.delete()``, a cascade from an
   untracked parent, the admin), ends in ``Collector.delete()``, which we wrap (once, class-level).
+* A fast delete is ``queryset._raw_delete(using)`` on each queryset of ``collector.fast_deletes``.
+  Where ``DELETE ... RETURNING`` exists (PostgreSQL, SQLite 3.35+, MariaDB 10.5+) our bridge does
+  not stop a queryset from being fast-deleted (``can_fast_delete()``); that queryset's delete is
+  Django's compiled DELETE with RETURNING every column, which reports exactly the rows it removed,
+  none of them loaded as instances unless a receiver reads one.
 
 Each ``Collector.delete()`` call is one :class:`_DeleteRun`: it carries the rows re-read under lock
 and the deleted rows to report, so nothing is stored on Django's collector or instances. All of it
@@ -26,6 +31,7 @@ reports it), and every reported value is the row as this delete removed or chang
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -44,7 +50,7 @@ from django.db.models.signals import pre_delete as django_pre_delete
 from bulk_tracker_core import ModifiedObject, TrackingInfo, current_tracking_info, is_suspended, values_equal
 
 from . import rows
-from .delivery import Delivery, deliver, delivered_after, schedule, wants
+from .delivery import Delivery, delivered_after, schedule, wants
 from .registry import is_tracked, register_patch
 from .rows import pk_order
 from .signals import post_delete_signal, post_update_signal
@@ -62,6 +68,8 @@ class _DeleteRun:
     # collector holds every such instance until the call returns, so an id is never reused meanwhile.
     fresh: dict[int, dict[str, Any] | None] = field(default_factory=dict)
     deleted: dict[type[models.Model], list[models.Model]] = field(default_factory=dict)
+    # Rows of fast deletes, as their DELETE ... RETURNING handed them back: by model, by pk, built on access.
+    returned: dict[type[models.Model], dict[Any, Callable[[], models.Model]]] = field(default_factory=dict)
     scheduled: bool = False
 
     def add(self, model: type[models.Model], instance: models.Model) -> None:
@@ -72,6 +80,16 @@ class _DeleteRun:
         deleted = rows.copy_instance(instance)
         deleted.__dict__.update(fresh)  # as from_db() stores them: no descriptor (a deferred one would load)
         self.deleted.setdefault(model, []).append(deleted)
+        self._schedule()
+
+    def add_returned(self, model: type[models.Model], builders: dict[Any, Callable[[], models.Model]]) -> None:
+        """The rows a fast delete of ``model`` removed, each with the function building its instance."""
+        if builders:
+            self.deleted.setdefault(model, [])  # the models in the order their rows were deleted
+            self.returned.setdefault(model, {}).update(builders)
+            self._schedule()
+
+    def _schedule(self) -> None:
         if not self.scheduled:  # inside Django's atomic block: a rollback drops the delivery
             self.scheduled = True
             schedule(self.deliveries, self.using)
@@ -80,8 +98,10 @@ class _DeleteRun:
         """One post_delete_signal per model, its rows by pk (called at the commit)."""
         made = []
         for model, instances in self.deleted.items():
-            instances.sort(key=lambda obj: pk_order(obj.pk, model._meta.pk))
             objects = [ModifiedObject(obj) for obj in instances]
+            built = self.returned.get(model, {})
+            objects += [ModifiedObject.built_on_access(build, {}, pk) for pk, build in built.items()]
+            objects.sort(key=lambda changed: pk_order(changed.pk, model._meta.pk))
             made.append(Delivery(post_delete_signal, model, objects, self.info, self.using))
         return made
 
@@ -99,9 +119,34 @@ def _collect_deleted(sender: type[models.Model], instance: models.Model, using: 
     run.add(sender, instance)
 
 
+_reads_what_it_deletes: ContextVar[bool] = ContextVar("bulk_tracker_reads_what_it_deletes", default=False)
+
+
+def _can_fast_delete(collector: Collector, objs: Any, from_field: Any = None) -> bool:
+    """Django's answer, except that our bridge does not prevent the fast delete of a queryset of rows
+    that ``DELETE ... RETURNING`` reports (``_returning_delete()``): Django's SQL, with nothing loaded.
+
+    Django asks with a queryset, or with a model class for the querysets of related rows it will make;
+    a single instance is deleted by pk without any signal, so for it the bridge still counts.
+    """
+    if isinstance(objs, type):
+        model = objs
+    else:
+        model = None if hasattr(objs, "_meta") or not hasattr(objs, "_raw_delete") else objs.model
+    if model is None or not rows.deletes_returning(model, collector.using):
+        return bool(_patch.django_can_fast_delete(collector, objs, from_field))
+    token = _reads_what_it_deletes.set(True)
+    try:
+        return bool(_patch.django_can_fast_delete(collector, objs, from_field))
+    finally:
+        _reads_what_it_deletes.reset(token)
+
+
 def _has_signal_listeners(collector: Collector, model: type[models.Model]) -> bool:
-    """Django's answer, except that inside ``suspended()`` our bridge is not a listener: fast deletes stay fast."""
-    if not is_suspended() or not django_post_delete.has_listeners(model):
+    """Django's answer, except where our bridge need not listen (inside ``suspended()``, or a fast delete
+    that reports its rows itself): then it is not a listener, and fast deletes stay fast."""
+    ignored = is_suspended() or _reads_what_it_deletes.get()
+    if not ignored or not django_post_delete.has_listeners(model):
         return bool(_patch.django_has_signal_listeners(collector, model))
     return django_pre_delete.has_listeners(model) or any(
         receiver is not _collect_deleted for receiver in _live_receivers(django_post_delete, model)
@@ -224,11 +269,14 @@ def _tracked_collector_delete(collector: Collector) -> Any:
     django_delete = _patch.django_delete
     pending = _pending.get(collector)
     updates = pending.updates if pending is not None else []
-    reported = [model for model in collector.data if wants(post_delete_signal, model) and is_tracked(model)]
-    if not updates and not reported:
+    reported = [model for model in collector.data if _reports(model)]
+    fast = [qs for qs in collector.fast_deletes if _reports(qs.model)]
+    if not updates and not reported and not fast:
         return django_delete(collector)  # nothing of ours: exactly Django's delete
     using = collector.using
     run = _DeleteRun(using, current_tracking_info())
+    for queryset in fast:  # Django calls qs._raw_delete(using=...): ours for this call, on this queryset only
+        queryset._raw_delete = functools.partial(_returning_delete, queryset, run)
     with delivered_after(using):  # in autocommit, after the delete's own commit has run every callback
         token = _current_run.set(run)
         try:
@@ -253,8 +301,22 @@ def _locked_delete(
         if updates:
             # A row this delete also removes is reported deleted (with the values it had), not updated.
             doomed = {_row_of(model, obj) for model, objs in collector.data.items() for obj in objs}
-            _report_updates(updates, pending.info if pending else None, using, doomed | gone)
+            _report_updates(updates, pending.info if pending else None, using, doomed | gone, run)
         return django_delete(collector)  # on_commit deliveries: dropped if this fails
+
+
+def _reports(model: type[models.Model]) -> bool:
+    return wants(post_delete_signal, model) and is_tracked(model)
+
+
+def _returning_delete(queryset: models.QuerySet[Any], run: _DeleteRun, using: str) -> int:
+    """Django's fast delete of ``queryset`` (its own compiled DELETE), with ``RETURNING`` every column.
+
+    Exactly the rows the DELETE removed are reported, whatever another transaction did meanwhile.
+    """
+    count, builders = rows.delete_returning(queryset, using)
+    run.add_returned(queryset.model, builders)
+    return count
 
 
 def _rows_to_read(
@@ -309,12 +371,11 @@ def _read_rows(
 
 
 def _current_rows(model: type[models.Model], using: str, pks: Any) -> dict[Any, dict[str, Any]]:
-    base = model._base_manager.db_manager(using)
     names = [f.attname for f in model._meta.concrete_fields]
     keys = [f.attname for f in rows.pk_fields(model)]
     found: dict[Any, dict[str, Any]] = {}
-    for chunk in rows.chunks(rows.pk_sorted(pks, model._meta.pk), using, len(keys)):
-        for row in rows.lock(base.filter(pk__in=chunk)).values(*names):  # no lock on SQLite
+    for part in rows.exactly(model, using, rows.pk_sorted(pks, model._meta.pk)):
+        for row in rows.lock(part).values(*names):  # no lock on SQLite
             found[rows.pk_from([row[name] for name in keys])] = row
     return found
 
@@ -324,7 +385,10 @@ def _row_of(model: type[models.Model], obj: models.Model) -> tuple[Any, Any]:
     return model._meta.concrete_model, rows.row_key(model._meta.pk, obj.pk)
 
 
-def _report_updates(pending: Pending, info: TrackingInfo | None, using: str, skipped: set[tuple[Any, Any]]) -> None:
+def _report_updates(
+    pending: Pending, info: TrackingInfo | None, using: str, skipped: set[tuple[Any, Any]], run: _DeleteRun
+) -> None:
+    """Report, at the commit, the rows the SET_* handlers change, but those ``skipped`` or deleted by this delete."""
     per_model: dict[type[models.Model], dict[Any, ModifiedObject[Any]]] = {}
     for model, fk, objs, value in pending:
         new = getattr(value, fk.target_field.attname) if isinstance(value, models.Model) else value
@@ -336,8 +400,20 @@ def _report_updates(pending: Pending, info: TrackingInfo | None, using: str, ski
             modified = changes.setdefault(obj.pk, ModifiedObject(obj))
             setattr(modified.instance, fk.attname, new)
             modified.changed_values[fk.attname] = old
-    for model, changes in per_model.items():
-        deliver(post_update_signal, model, list(changes.values()), info, using)
+    if not any(per_model.values()):
+        return
+
+    def deliveries() -> list[Delivery]:
+        # A row a fast delete of this same delete removed is reported deleted (DELETE ... RETURNING), not updated.
+        gone = {(model._meta.concrete_model, pk) for model, built in run.returned.items() for pk in built}
+        made = []
+        for model, changes in per_model.items():
+            objects = [obj for obj in changes.values() if _row_of(model, obj.instance) not in gone]
+            if objects:
+                made.append(Delivery(post_update_signal, model, objects, info, using))
+        return made
+
+    schedule(deliveries, using)
 
 
 def _reports_updates(on_delete: Any) -> bool:
@@ -354,6 +430,7 @@ class DeletePatch:
     def __init__(self) -> None:
         self.django_delete: Callable[..., Any] = Collector.delete
         self.django_has_signal_listeners: Callable[..., Any] = Collector._has_signal_listeners
+        self.django_can_fast_delete: Callable[..., Any] = Collector.can_fast_delete
         self._installed = False
         self._swapped: list[tuple[Any, Any]] = []  # (remote_field, its own on_delete), in wrapping order
 
@@ -363,8 +440,10 @@ class DeletePatch:
             return
         self.django_delete = Collector.__dict__["delete"]
         self.django_has_signal_listeners = Collector.__dict__["_has_signal_listeners"]
+        self.django_can_fast_delete = Collector.__dict__["can_fast_delete"]
         Collector.delete = _tracked_collector_delete
         Collector._has_signal_listeners = _has_signal_listeners
+        Collector.can_fast_delete = _can_fast_delete
         MigrationWriter.register_serializer(ReportingOnDelete, _ReportingOnDeleteSerializer)
         post_delete_signal.receivers_changed = sync_bridges
         self._installed = True
@@ -385,6 +464,7 @@ class DeletePatch:
         MigrationWriter.unregister_serializer(ReportingOnDelete)
         Collector.delete = self.django_delete
         Collector._has_signal_listeners = self.django_has_signal_listeners
+        Collector.can_fast_delete = self.django_can_fast_delete
         self._installed = False
 
     def model_prepared(self, model: type[models.Model]) -> None:

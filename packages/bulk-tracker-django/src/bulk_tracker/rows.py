@@ -16,10 +16,11 @@ from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connections, models
 from django.db.models.base import ModelState
 from django.db.models.fields.related import ForeignObject
-from django.db.models.sql.subqueries import UpdateQuery
+from django.db.models.sql.subqueries import DeleteQuery, UpdateQuery
 from django.utils import timezone
 
 from .backends import AnyOf, chunks, has_array_membership
+from .backends import deletes_returning as deletes_returning
 from .backends import max_params as max_params  # where callers find them
 from .backends import returns_from_update as returns_from_update
 
@@ -276,6 +277,38 @@ def update_with_old_values(
         while returned := cursor.fetchmany(_FETCH_SIZE):
             count += len(returned)
             found.update(builders_from_rows(model, alias, returned, attnames, keep, old=attnames))
+    return count, found
+
+
+def delete_returning(queryset: models.QuerySet[M], using: str) -> tuple[int, dict[Hashable, Callable[[], M]]]:
+    """Django's ``queryset._raw_delete(using)``: its own compiled DELETE, with ``RETURNING`` every column.
+
+    Returns Django's count and, by pk, a function building the instance of each row deleted. A DELETE
+    Django compiles otherwise (MySQL's multi-table ``DELETE t FROM ...``): Django's own, after a
+    locked read of the rows it matches.
+    """
+    model = queryset.model
+    connection = connections[using]
+    query = queryset.query.clone()
+    query.__class__ = DeleteQuery
+    try:
+        sql, params = query.get_compiler(using).as_sql()
+    except EmptyResultSet:
+        return 0, {}  # Django runs no statement either
+    names = [field.attname for field in model._meta.concrete_fields]
+    if not sql.startswith("DELETE FROM "):
+        found = builders_from_rows(model, using, list(lock(queryset.using(using)).values_list(*names)))
+        return int(models.QuerySet._raw_delete(queryset, using)), found
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    columns = ", ".join(f"{table}.{qn(field.column)}" for field in model._meta.concrete_fields)
+    found = {}
+    count = 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {columns}", params)
+        while returned := cursor.fetchmany(_FETCH_SIZE):
+            count += len(returned)
+            found.update(builders_from_rows(model, using, returned))
     return count, found
 
 
