@@ -36,8 +36,18 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-IMPLS = ("django", "ours", "ours-idle", "upstream", "pghistory")
-SIGNAL_IMPLS = ("ours", "upstream")  # a receiver is connected to each of their three signals
+IMPLS = (
+    "django",
+    "ours",
+    "ours-idle",
+    "ours-reads",
+    "upstream",
+    "pghistory",
+    "django-relist",
+    "django-by-hand",
+    "django-listener",
+)
+SIGNAL_IMPLS = ("ours", "ours-reads", "upstream")  # a receiver is connected to each of their three signals
 STAMP = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START TRANSACTION")
 MAX_ERRORS = 5  # per run: enough to see the pattern
@@ -71,6 +81,27 @@ class Scenario:
     old: Callable[[int], dict[str, Any]] | None = None  # changed_values expected for seq
     new: Callable[[int], dict[str, Any]] | None = None  # attributes expected of the instance for seq
     reference: bool = False  # no write: a yardstick, not a scenario of the issue
+    # update() scenarios: the rows written and the values, for the ways Django does the same by hand
+    rows_of: Callable[[], Any] | None = None
+    values: Callable[[], dict[str, Any]] | None = None
+
+
+def relist(scenario: Scenario) -> int:
+    """Django's update(), then ``list()`` of the rows it wrote: the yardstick of a receiver reading everything."""
+    count = scenario.rows_of().update(**scenario.values())
+    list(scenario.rows_of())
+    return count
+
+
+def by_hand(scenario: Scenario) -> int:
+    """What a user writes instead of tracking: read the rows under lock, update exactly them, read them again."""
+    rows = scenario.rows_of()
+    old = {obj.pk: obj for obj in rows.select_for_update().order_by("pk")}
+    written = rows.model.objects.filter(pk__in=list(old))
+    count = written.update(**scenario.values())
+    new = {obj.pk: obj for obj in written.order_by("pk")}
+    assert len(new) == len(old)
+    return count
 
 
 def build_scenarios() -> dict[str, Scenario]:
@@ -107,6 +138,8 @@ def build_scenarios() -> dict[str, Scenario]:
             "update_const",
             "`update()` of all rows to a constant",
             op=lambda ctx: Item.objects.update(name="constant"),
+            rows_of=lambda: Item.objects.all(),
+            values=lambda: {"name": "constant"},
             deliveries=lambda n: {("update", "Item"): n},
             result=lambda n: n,
             db_check=lambda n: ("rows named 'constant'", Item.objects.filter(name="constant").count(), n),
@@ -117,6 +150,8 @@ def build_scenarios() -> dict[str, Scenario]:
             "update_f",
             '`update()` with `F("n") + 1`',
             op=lambda ctx: Item.objects.update(n=F("n") + 1),
+            rows_of=lambda: Item.objects.all(),
+            values=lambda: {"n": F("n") + 1},
             deliveries=lambda n: {("update", "Item"): n},
             result=lambda n: n,
             db_check=lambda n: ("rows with n = seq + 1", Item.objects.filter(n=F("seq") + 1).count(), n),
@@ -127,6 +162,8 @@ def build_scenarios() -> dict[str, Scenario]:
             "update_10pct",
             "`update()` matching 10% of the rows",
             op=lambda ctx: Item.objects.filter(group=0).update(name="constant"),
+            rows_of=lambda: Item.objects.filter(group=0),
+            values=lambda: {"name": "constant"},
             deliveries=lambda n: {("update", "Item"): tenth(n)},
             result=tenth,
             db_check=lambda n: ("rows named 'constant'", Item.objects.filter(name="constant").count(), tenth(n)),
@@ -137,6 +174,8 @@ def build_scenarios() -> dict[str, Scenario]:
             "update_noop",
             "`update()` that changes nothing",
             op=lambda ctx: Item.objects.update(flag=False),
+            rows_of=lambda: Item.objects.all(),
+            values=lambda: {"flag": False},
             deliveries=lambda n: {},
             result=lambda n: n,
             db_check=lambda n: ("rows with flag False", Item.objects.filter(flag=False).count(), n),
@@ -339,9 +378,15 @@ class Recorder:
     def __init__(self) -> None:
         self.batches: list[tuple[str, type, list[Any]]] = []
 
-    def receiver(self, name: str) -> Callable[..., None]:
+    def receiver(self, name: str, reads: bool = False) -> Callable[..., None]:
         def receive(sender: type, objects: list[Any], **kwargs: Any) -> None:
             self.batches.append((name, sender, objects))
+            if reads:  # every field of every instance, as an audit log or a search index would
+                names = [field.attname for field in sender._meta.concrete_fields]
+                for changed in objects:
+                    instance = changed.instance
+                    for attname in names:
+                        getattr(instance, attname)
 
         return receive
 
@@ -391,13 +436,22 @@ class Worker:
                 ("update", post_update_signal),
                 ("delete", post_delete_signal),
             ):
-                signal.connect(self.recorder.receiver(name), weak=False, dispatch_uid=f"bench-{name}")
+                receiver = self.recorder.receiver(name, reads=impl == "ours-reads")
+                signal.connect(receiver, weak=False, dispatch_uid=f"bench-{name}")
+        if impl == "django-listener":
+            from django.db.models.signals import post_delete
+
+            post_delete.connect(lambda **kwargs: None, weak=False, dispatch_uid="bench-post-delete")
 
     def run_once(self, scenario: Scenario, n: int, memory: bool = False) -> Run:
         from django.db import OperationalError, connection, transaction
 
         seed(self.db, n, scenario, self.templates)
         ctx = scenario.prepare(n)
+        op = scenario.op
+        if self.impl in ("django-relist", "django-by-hand"):
+            way = relist if self.impl == "django-relist" else by_hand
+            op = lambda ctx: way(scenario)  # noqa: E731
         self.recorder.batches.clear()
         statements = Statements()
         gc.collect()
@@ -408,7 +462,7 @@ class Worker:
                 start = time.perf_counter()
                 try:
                     with transaction.atomic():
-                        result = scenario.op(ctx)
+                        result = op(ctx)
                 except OperationalError:
                     elapsed = time.perf_counter() - start
                     if self.timeout and elapsed >= self.timeout * 0.9:

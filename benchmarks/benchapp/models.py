@@ -1,7 +1,8 @@
 """One definition of the measured models; only the base class and tracking differ per implementation.
 
-* django, pghistory: ``models.Model`` (pghistory adds its row-level triggers with ``pghistory.track``);
-* ours, ours-idle, upstream: ``bulk_tracker.models.BulkTrackerModel``, as each library documents it:
+* django and its variants (django-relist, django-by-hand, django-listener), pghistory: ``models.Model``
+  (pghistory adds its row-level triggers with ``pghistory.track``);
+* ours, ours-idle, ours-reads, upstream: ``bulk_tracker.models.BulkTrackerModel``, as each library documents it:
   ours without a ``FieldTracker`` (it records saved values itself), django-bulk-tracker 0.2.1 with one
   (its single-row ``save()`` needs it). ``bulk_tracker`` is ours or 0.2.1, whichever the environment
   installed.
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.db import models
 
 IMPL = settings.IMPL
-TRACKED = IMPL in ("ours", "ours-idle", "upstream")
+TRACKED = IMPL in ("ours", "ours-idle", "ours-reads", "upstream")
 FIELD_TRACKER = IMPL == "upstream"
 
 if FIELD_TRACKER:

@@ -5,7 +5,7 @@ Set by ``benchmarks/worker.py`` before ``django.setup()``; read nowhere else.
 
 import os
 
-IMPL = os.environ["BENCH_IMPL"]  # django | ours | ours-idle | upstream | pghistory
+IMPL = os.environ["BENCH_IMPL"]  # one of worker.IMPLS
 DB = os.environ["BENCH_DB"]  # sqlite | postgres | mariadb
 DB_NAME = os.environ.get("BENCH_DB_NAME", "bulk_tracker_bench")
 HOST = os.environ.get("BENCH_DB_HOST", "127.0.0.1")
@@ -41,7 +41,7 @@ def database() -> dict:
 
 DATABASES = {"default": database()}
 INSTALLED_APPS = ["django.contrib.contenttypes"]
-if IMPL in ("ours", "ours-idle", "upstream"):
+if IMPL in ("ours", "ours-idle", "ours-reads", "upstream"):
     INSTALLED_APPS.append("bulk_tracker")
 elif IMPL == "pghistory":
     INSTALLED_APPS += ["pgtrigger", "pghistory"]
