@@ -4,7 +4,7 @@ import django
 import pytest
 from django.db import connection, models
 from django.db.models import F
-from helpers import UPDATE_STATEMENTS, connected, sql_of
+from helpers import UPDATE_STATEMENTS, sql_of
 
 from bulk_tracker import suspended
 from bulk_tracker.backends import deletes_returning
