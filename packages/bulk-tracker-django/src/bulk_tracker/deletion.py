@@ -129,6 +129,7 @@ def _can_fast_delete(collector: Collector, objs: Any, from_field: Any = None) ->
     Django asks with a queryset, or with a model class for the querysets of related rows it will make;
     a single instance is deleted by pk without any signal, so for it the bridge still counts.
     """
+    model: type[models.Model] | None
     if isinstance(objs, type):
         model = objs
     else:

@@ -302,7 +302,7 @@ def delete_returning(queryset: models.QuerySet[M], using: str) -> tuple[int, dic
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     columns = ", ".join(f"{table}.{qn(field.column)}" for field in model._meta.concrete_fields)
-    found = {}
+    found: dict[Hashable, Callable[[], M]] = {}
     count = 0
     with connection.cursor() as cursor:
         cursor.execute(f"{sql} RETURNING {columns}", params)
