@@ -315,9 +315,9 @@ def _returning_delete(queryset: models.QuerySet[Any], run: _DeleteRun, using: st
 
     Exactly the rows the DELETE removed are reported, whatever another transaction did meanwhile.
     """
-    count, builders = rows.delete_returning(queryset, using)
-    run.add_returned(queryset.model, builders)
-    return count
+    deleted: tuple[int, dict[Any, Callable[[], models.Model]]] = rows.delete_returning(queryset, using)
+    run.add_returned(queryset.model, deleted[1])
+    return deleted[0]
 
 
 def _rows_to_read(

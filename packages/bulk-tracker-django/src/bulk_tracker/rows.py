@@ -296,13 +296,14 @@ def delete_returning(queryset: models.QuerySet[M], using: str) -> tuple[int, dic
     except EmptyResultSet:
         return 0, {}  # Django runs no statement either
     names = [field.attname for field in model._meta.concrete_fields]
+    found: dict[Hashable, Callable[[], M]]
     if not sql.startswith("DELETE FROM "):
         found = builders_from_rows(model, using, list(lock(queryset.using(using)).values_list(*names)))
         return int(models.QuerySet._raw_delete(queryset, using)), found
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     columns = ", ".join(f"{table}.{qn(field.column)}" for field in model._meta.concrete_fields)
-    found: dict[Hashable, Callable[[], M]] = {}
+    found = {}
     count = 0
     with connection.cursor() as cursor:
         cursor.execute(f"{sql} RETURNING {columns}", params)
