@@ -113,7 +113,7 @@ def test_tracked_delete_keeps_djangos_fast_deletes_and_reads_what_it_reports(cap
     locked = [q for q in ours if " FOR UPDATE" in q]
     assert len(locked) == (2 if connection.features.has_select_for_update else 0)
     returning = [q for q in ours if q.startswith("DELETE") and " RETURNING " in q]
-    assert len(returning) == (2 if deletes_returning(Review, connection.alias) else 0)
+    assert len(returning) == (2 if deletes_returning(connection.alias) else 0)
     assert all(q.startswith(f"DELETE FROM {connection.ops.quote_name('testapp_review')}") for q in returning)
 
     def shape(sql: str) -> str:

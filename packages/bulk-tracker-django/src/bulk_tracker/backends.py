@@ -55,10 +55,8 @@ def returns_from_update(model: type[models.Model], alias: str) -> bool:
     )
 
 
-def deletes_returning(model: type[models.Model] | None, alias: str) -> bool:
+def deletes_returning(alias: str) -> bool:
     """True when ``DELETE ... RETURNING`` hands back the deleted rows: PostgreSQL, SQLite 3.35+, MariaDB 10.5+."""
-    if model is None:
-        return False
     connection = connections[alias]
     if connection.vendor == "mysql":
         return bool(connection.mysql_is_mariadb and connection.features.can_return_columns_from_insert)

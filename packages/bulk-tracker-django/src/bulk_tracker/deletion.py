@@ -134,7 +134,7 @@ def _can_fast_delete(collector: Collector, objs: Any, from_field: Any = None) ->
         model = objs
     else:
         model = None if hasattr(objs, "_meta") or not hasattr(objs, "_raw_delete") else objs.model
-    if model is None or not rows.deletes_returning(model, collector.using):
+    if model is None or not rows.deletes_returning(collector.using):
         return bool(_patch.django_can_fast_delete(collector, objs, from_field))
     token = _reads_what_it_deletes.set(True)
     try:

@@ -220,19 +220,38 @@ def update_returning(
     count = 0
     for queryset in querysets:
         model, alias = queryset.model, queryset.db
-        connection = connections[alias]
-        opts = model._meta
-        columns = ", ".join(connection.ops.quote_name(field.column) for field in opts.concrete_fields)
         update = queryset.query.chain(UpdateQuery)
         update.add_update_values(values)
         update.annotations = {}
         sql, params = update.get_compiler(alias).as_sql()
-        written = [opts.get_field(name).attname for name in values]
-        with connection.cursor() as cursor:
-            cursor.execute(f"{sql} RETURNING {columns}", params)
-            while returned := cursor.fetchmany(_FETCH_SIZE):
-                count += len(returned)
-                found.update(builders_from_rows(model, alias, returned, written, keep))
+        written = [model._meta.get_field(name).attname for name in values]
+        part_count, part = _returning(model, alias, sql, params, attnames=written, keep=keep)
+        count += part_count
+        found.update(part)
+    return count, found
+
+
+def _returning(
+    model: type[M],
+    alias: str,
+    sql: str,
+    params: Sequence[Any],
+    extra: Sequence[str] = (),
+    **builders: Any,
+) -> tuple[int, dict[Hashable, Callable[[], M]]]:
+    """Run ``sql`` (a statement of Django's) with ``RETURNING`` every concrete column of ``model``'s table, then
+    the ``extra`` expressions; the rows handed back, by pk, as ``builders_from_rows(**builders)`` makes them."""
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    columns = ", ".join([*(f"{table}.{qn(field.column)}" for field in model._meta.concrete_fields), *extra])
+    found: dict[Hashable, Callable[[], M]] = {}
+    count = 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {columns}", params)
+        while returned := cursor.fetchmany(_FETCH_SIZE):
+            count += len(returned)
+            found.update(builders_from_rows(model, alias, returned, **builders))
     return count, found
 
 
@@ -264,20 +283,14 @@ def update_with_old_values(
     update_sql, update_params = update.get_compiler(alias).as_sql()
     table, old = qn(opts.db_table), qn("_bulk_tracker_old")
     names = [qn(f"c{i}") for i in range(len(attnames) + 1)]
-    returning = [f"{table}.{qn(field.column)}" for field in opts.concrete_fields]
-    returning += [f"{old}.{name}" for name in names[1:]]
     sql = (
         f"{update_sql} FROM ({read_sql}) AS {old}({', '.join(names)}) "
-        f"WHERE {table}.{qn(opts.pk.column)} = {old}.{names[0]} RETURNING {', '.join(returning)}"
+        f"WHERE {table}.{qn(opts.pk.column)} = {old}.{names[0]}"
     )
-    found: dict[Hashable, Callable[[], M]] = {}
-    count = 0
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (*update_params, *read_params))
-        while returned := cursor.fetchmany(_FETCH_SIZE):
-            count += len(returned)
-            found.update(builders_from_rows(model, alias, returned, attnames, keep, old=attnames))
-    return count, found
+    extra = [f"{old}.{name}" for name in names[1:]]
+    return _returning(
+        model, alias, sql, (*update_params, *read_params), extra, attnames=attnames, keep=keep, old=attnames
+    )
 
 
 def delete_returning(queryset: models.QuerySet[M], using: str) -> tuple[int, dict[Hashable, Callable[[], M]]]:
@@ -288,29 +301,17 @@ def delete_returning(queryset: models.QuerySet[M], using: str) -> tuple[int, dic
     locked read of the rows it matches.
     """
     model = queryset.model
-    connection = connections[using]
     query = queryset.query.clone()
     query.__class__ = DeleteQuery
     try:
         sql, params = query.get_compiler(using).as_sql()
     except EmptyResultSet:
         return 0, {}  # Django runs no statement either
+    if sql.startswith("DELETE FROM "):
+        return _returning(model, using, sql, params)
     names = [field.attname for field in model._meta.concrete_fields]
-    found: dict[Hashable, Callable[[], M]]
-    if not sql.startswith("DELETE FROM "):
-        found = builders_from_rows(model, using, list(lock(queryset.using(using)).values_list(*names)))
-        return int(models.QuerySet._raw_delete(queryset, using)), found
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
-    columns = ", ".join(f"{table}.{qn(field.column)}" for field in model._meta.concrete_fields)
-    found = {}
-    count = 0
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {columns}", params)
-        while returned := cursor.fetchmany(_FETCH_SIZE):
-            count += len(returned)
-            found.update(builders_from_rows(model, using, returned))
-    return count, found
+    found = builders_from_rows(model, using, list(lock(queryset.using(using)).values_list(*names)))
+    return int(models.QuerySet._raw_delete(queryset, using)), found
 
 
 def builders_from_rows(

@@ -7,13 +7,13 @@ Strategies, chosen once per operation:
   (SELECT ... FOR UPDATE) ... RETURNING``), which hands back each row's old and new state.
 * SQLite 3.35+ (and PostgreSQL otherwise; single-table models): Django's own compiled UPDATE of exactly
   the rows read, with ``RETURNING`` every column. Two statements.
-
-With ``RETURNING``, the diff is taken as the rows stream back, so only the rows whose written columns
-changed are kept, each to become an instance when a receiver reads it.
 * Elsewhere (MariaDB, MTI): Django's UPDATE, then one read of the rows that may have changed (all of
   them when an expression was written). Three statements.
 * Plain values every row read already holds (``update(flag=False)`` of rows all False): Django's
   UPDATE of the rows read, without RETURNING and with nothing read back. Two statements.
+
+With ``RETURNING``, the diff is taken as the rows stream back, so only the rows whose written columns
+changed are kept, each to become an instance when a receiver reads it.
 
 An ordered queryset on MariaDB keeps Django's ``UPDATE ... ORDER BY``: the UPDATE is the caller's
 queryset restricted to the rows read.
@@ -233,13 +233,17 @@ def _new_pks(
 
 def _holds_already(old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]) -> bool:
     """True when the values are plain and every row read holds them already; a value Django refuses: False."""
-    if any(hasattr(value, "resolve_expression") for value in kwargs.values()):
+    if _has_expression(kwargs):
         return False
     try:
         new_values = _plain_values(written, kwargs)
     except (TypeError, ValueError, ValidationError):
         return False  # Django's UPDATE raises its own error for it
     return not any(changed_fields(values, new_values) for values in old.values())
+
+
+def _has_expression(kwargs: dict[str, Any]) -> bool:
+    return any(hasattr(value, "resolve_expression") for value in kwargs.values())
 
 
 def _plain_values(written: dict[str, Any], kwargs: dict[str, Any]) -> rows.Row:
@@ -254,7 +258,7 @@ def _plain_values(written: dict[str, Any], kwargs: dict[str, Any]) -> rows.Row:
 
 def _maybe_changed(old: dict[Hashable, rows.Row], written: dict[str, Any], kwargs: dict[str, Any]) -> list[Hashable]:
     """The rows whose new state must be read: all of them, unless plain values show which changed."""
-    if any(hasattr(value, "resolve_expression") for value in kwargs.values()):
+    if _has_expression(kwargs):
         return list(old)
     new_values = _plain_values(written, kwargs)
     return [pk for pk, values in old.items() if changed_fields(values, new_values)]
