@@ -39,6 +39,7 @@ IMPLS = (  # also the order of the columns
     "django-listener",
     "ours-reads",
     "django-relist",
+    "ours-floor",
 )
 ENVS = {
     "django": "bench-django",
@@ -50,6 +51,7 @@ ENVS = {
     "django-relist": "bench-django",
     "django-by-hand": "bench-django",
     "django-listener": "bench-django",
+    "ours-floor": "bench-ours",
 }
 LABELS = {
     "django": "plain Django",
@@ -61,6 +63,7 @@ LABELS = {
     "django-relist": "Django: update(), then list() of those rows",
     "django-by-hand": "Django by hand: locked read, update, read again",
     "django-listener": "Django with a post_delete receiver",
+    "ours-floor": "the database alone: ours' statements sent again through the driver",
 }
 UPDATES = ("update_const", "update_f", "update_10pct", "update_noop")
 APPLIES = {  # the variants measured only where they mean something
@@ -68,6 +71,7 @@ APPLIES = {  # the variants measured only where they mean something
     "django-relist": UPDATES,
     "django-by-hand": UPDATES,
     "django-listener": ("delete_cascade",),
+    "ours-floor": (*UPDATES, "delete_cascade", "save_1000"),
 }
 DIVIDED_BY = {"ours-reads": "django-relist"}  # the ratio's denominator, plain Django's by default
 DBS = ("sqlite", "postgres", "mariadb")
@@ -504,6 +508,8 @@ def render_run(doc: dict[str, Any], details: bool = True) -> str:
             header = ["scenario", *(LABELS[i] for i in here)]
             if "ours" in here:
                 header.append("target for ours")
+            if "ours-floor" in here:
+                header.append("ours / the database alone")
             out.append("| " + " | ".join(header) + " |")
             out.append("|" + "---|" * len(header))
             for scenario in SCENARIOS:
@@ -513,6 +519,11 @@ def render_run(doc: dict[str, Any], details: bool = True) -> str:
                 if "ours" in here:
                     target = TARGETS.get(scenario, {}).get(db)
                     line.append(f"<= {target:g}x" if target else "")
+                if "ours-floor" in here:
+                    ours, floor = (
+                        records.get((db, i, size, scenario), {}).get("median") for i in ("ours", "ours-floor")
+                    )
+                    line.append(fmt_ratio(ours / floor) if ours and floor else "")
                 out.append("| " + " | ".join(line) + " |")
             if "ours-idle" in here:
                 out.append(f"\n`ours, no receiver` target: <= {IDLE_TARGET}x and the same SQL as plain Django.")

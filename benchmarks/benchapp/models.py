@@ -2,9 +2,10 @@
 
 * django and its variants (django-relist, django-by-hand, django-listener), pghistory: ``models.Model``
   (pghistory adds its row-level triggers with ``pghistory.track``);
-* ours, ours-idle, ours-reads, upstream: ``bulk_tracker.models.BulkTrackerModel``, as each library documents it:
-  ours without a ``FieldTracker`` (it records saved values itself), django-bulk-tracker 0.2.1 with one
-  (its single-row ``save()`` needs it). ``bulk_tracker`` is ours or 0.2.1, whichever the environment
+* ours and its variants (ours-idle, ours-reads, ours-floor), upstream:
+  ``bulk_tracker.models.BulkTrackerModel``, as each library documents it: ours without a
+  ``FieldTracker`` (it records saved values itself), django-bulk-tracker 0.2.1 with one (its
+  single-row ``save()`` needs it). ``bulk_tracker`` is ours or 0.2.1, whichever the environment
   installed.
 """
 
@@ -12,7 +13,7 @@ from django.conf import settings
 from django.db import models
 
 IMPL = settings.IMPL
-TRACKED = IMPL in ("ours", "ours-idle", "ours-reads", "upstream")
+TRACKED = IMPL in ("ours", "ours-idle", "ours-reads", "ours-floor", "upstream")
 FIELD_TRACKER = IMPL == "upstream"
 
 if FIELD_TRACKER:

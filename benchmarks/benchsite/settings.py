@@ -41,7 +41,7 @@ def database() -> dict:
 
 DATABASES = {"default": database()}
 INSTALLED_APPS = ["django.contrib.contenttypes"]
-if IMPL in ("ours", "ours-idle", "ours-reads", "upstream"):
+if IMPL in ("ours", "ours-idle", "ours-reads", "ours-floor", "upstream"):
     INSTALLED_APPS.append("bulk_tracker")
 elif IMPL == "pghistory":
     INSTALLED_APPS += ["pgtrigger", "pghistory"]
