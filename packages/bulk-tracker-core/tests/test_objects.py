@@ -149,6 +149,8 @@ def test_pk_of_an_eager_modified_object_is_its_instances():
         ModifiedObject("row").pk  # noqa: B018
     with pytest.raises(AttributeError, match="has no attribute 'other'"):
         ModifiedObject(Row(3)).other  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'instance'"):
+        ModifiedObject.__new__(ModifiedObject).instance  # noqa: B018
 
 
 def test_a_modified_object_built_on_access_pickles_and_copies_with_its_instance():
@@ -159,6 +161,41 @@ def test_a_modified_object_built_on_access_pickles_and_copies_with_its_instance(
     for clone in (pickle.loads(pickle.dumps(obj)), copy.deepcopy(obj), copy.copy(obj)):
         assert (clone.instance, clone.changed_values, clone.pk) == (Row(5), {"n": 1}, 5)
     assert pickle.loads(pickle.dumps(ModifiedObject(Row(1)))) == ModifiedObject(Row(1))
+
+
+def test_an_instance_stored_while_building_is_the_one_every_access_returns():
+    # Another thread that built and stored first, drawn without threads: the first build reads it meanwhile.
+    builds, stored_meanwhile = [], []
+
+    def build():
+        builds.append(1)
+        if len(builds) == 1:
+            stored_meanwhile.append(obj.instance)
+        return Row(len(builds))
+
+    obj = ModifiedObject.built_on_access(build, {}, pk=1)
+    assert obj.instance is stored_meanwhile[0] is obj.instance
+    assert (obj.instance, len(builds)) == (Row(2), 2)
+
+
+def test_an_attribute_error_of_the_build_itself_is_not_masked():
+    def build():
+        raise AttributeError("the loader broke")
+
+    with pytest.raises(AttributeError, match="the loader broke"):
+        ModifiedObject.built_on_access(build, {}, pk=1).instance  # noqa: B018
+
+
+def test_a_modified_object_keeps_what_a_user_adds_is_weakly_referable_and_has_no_dict_of_its_own():
+    import pickle
+    import weakref
+
+    obj = ModifiedObject.built_on_access(lambda: Row(5), {"n": 1}, pk=5)
+    assert obj.__dict__ == {}  # pk and the builder live in slots: one small object per reported row
+    obj.note = "seen"
+    clone = pickle.loads(pickle.dumps(obj))
+    assert (clone.instance, clone.changed_values, clone.pk, clone.note) == (Row(5), {"n": 1}, 5, "seen")
+    assert weakref.ref(obj)() is obj
 
 
 @dataclasses.dataclass

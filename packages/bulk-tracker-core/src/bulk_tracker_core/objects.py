@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import MISSING, dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -23,8 +25,23 @@ class ChangeKind(str, Enum):
         return self.value
 
 
-@dataclass(eq=True)
-class ModifiedObject(Generic[T]):
+class _Lazily:
+    """Where a ModifiedObject keeps what its fields do not: ``pk`` and the builder of its instance.
+
+    Slots, because one object per reported row lives until the receivers have run; ``__dict__`` is
+    made only for an attribute someone adds, and ``__weakref__`` keeps the objects weakly referable.
+    """
+
+    __slots__ = ("__dict__", "__weakref__", "_build", "pk")
+    pk: Any
+    _build: Callable[[], Any]
+
+
+_storing = threading.Lock()  # two threads that built the same instance at once: the first one stored wins
+
+
+@dataclass(eq=True, slots=True)
+class ModifiedObject(_Lazily, Generic[T]):
     """One affected row.
 
     ``instance`` is the row as it is after the operation; ``changed_values`` maps
@@ -43,28 +60,38 @@ class ModifiedObject(Generic[T]):
     def built_on_access(cls, build: Callable[[], T], changed_values: dict[str, Any], pk: Any) -> ModifiedObject[T]:
         """A ModifiedObject whose ``instance`` is ``build()``, called on first access; ``pk`` is known now."""
         obj = cls.__new__(cls)
-        obj.__dict__.update(changed_values=changed_values, pk=pk, _build=build)
+        obj.changed_values = changed_values
+        obj.pk = pk
+        obj._build = build
         return obj
 
     def __getattr__(self, name: str) -> Any:
-        # Only for what is not in __dict__: the instance of built_on_access() not built yet, and pk.
-        attributes = self.__dict__
-        if name == "instance" and "_build" in attributes:
-            built = attributes["_build"]()  # two threads at once may both build: the first one stored wins
-            instance = attributes.setdefault("instance", built)
-            attributes.pop("_build", None)
-            return instance
-        if name == "pk" and "instance" in attributes:
-            return attributes["instance"].pk
+        # Only for an attribute not set: the instance of built_on_access() not built yet, and pk.
+        if name == "instance":
+            try:
+                build = object.__getattribute__(self, "_build")
+            except AttributeError:
+                pass
+            else:
+                built = build()
+                with _storing:
+                    with suppress(AttributeError):
+                        return object.__getattribute__(self, "instance")  # stored meanwhile by another thread
+                    self.instance = built
+                    del self._build
+                    return built
+        elif name == "pk":
+            with suppress(AttributeError):
+                return object.__getattribute__(self, "instance").pk
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled and copied with its instance built (the builder is local to the operation)."""
-        self.instance  # noqa: B018
-        return {key: value for key, value in self.__dict__.items() if key != "pk"}
+        return {"instance": self.instance, "changed_values": self.changed_values, **self.__dict__}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def __repr__(self) -> str:
         return f"ModifiedObject({self.instance!r}, changed_values={self.changed_values!r})"
