@@ -117,28 +117,50 @@ def read_values(
     return {pk_from(row[:width]): dict(zip(names, row[width:], strict=True)) for row in values}
 
 
-def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashable, Row]:
-    """Every concrete column of the rows ``pks`` (``{attname: value}``, as Django reads them), by pk.
+def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashable, Sequence[Any]]:
+    """Every concrete column of the rows ``pks`` (``concrete_fields`` order, as Django reads them), by pk.
 
-    Read through the base manager (a default manager must not hide rows); ``builder()`` makes the
-    instance of one when it is wanted.
+    Read through the base manager (a default manager must not hide rows). ``picker()`` reads columns
+    of a row; ``Builder(loader(), row)`` makes its instance when it is wanted.
     """
     manager = model._base_manager.db_manager(alias)
     names = [field.attname for field in model._meta.concrete_fields]
-    keys = [field.attname for field in pk_fields(model)]
-    found: dict[Hashable, Row] = {}
+    keys = [names.index(field.attname) for field in pk_fields(model)]
+    found: dict[Hashable, Sequence[Any]] = {}
     ordered = pk_sorted(pks, model._meta.pk)
     for chunk in chunks(ordered, alias, per_item=len(keys)):
         for values in manager.filter(pk__in=chunk).values_list(*names):
-            row = dict(zip(names, values, strict=True))
-            found[pk_from([row[key] for key in keys])] = row
+            found[pk_from([values[key] for key in keys])] = values
     return found
 
 
-def builder(model: type[M], alias: str, row: Row) -> Callable[[], M]:
-    """A function building the instance of ``row`` (every concrete column by attname), as loaded from ``alias``."""
+def picker(model: type[models.Model], attnames: Sequence[str]) -> Callable[[Sequence[Any]], Row]:
+    """``{attname: value}`` of ``attnames`` from a row of every concrete column, as ``fetch()`` reads them."""
     names = [field.attname for field in model._meta.concrete_fields]
-    return functools.partial(model.from_db, alias, names, [row[name] for name in names])
+    positions = [(name, names.index(name)) for name in attnames]
+    return lambda values: {name: values[position] for name, position in positions}
+
+
+class Builder:
+    """Builds, on call, the instance of one row captured at write time: ``load(values)``.
+
+    One per reported row, kept until the receivers have run, so it is as small as an object can
+    be; ``load`` is shared by every row of an operation.
+    """
+
+    __slots__ = ("load", "values")
+
+    def __init__(self, load: Callable[[Any], Any], values: Any) -> None:
+        self.load = load
+        self.values = values
+
+    def __call__(self) -> Any:
+        return self.load(self.values)
+
+
+def loader(model: type[M], alias: str) -> Callable[[Sequence[Any]], M]:
+    """The instance of a row of every concrete column (``concrete_fields`` order), as loaded from ``alias``."""
+    return functools.partial(model.from_db, alias, [field.attname for field in model._meta.concrete_fields])
 
 
 def related_objects(field: ForeignObject, alias: str, values: Iterable[Any]) -> dict[Any, models.Model]:
@@ -352,7 +374,7 @@ def builders_from_rows(
         if keep is None or keep(
             pk, dict(zip(attnames, new[width:wide], strict=True)), dict(zip(old, new[wide:-1], strict=True))
         ):
-            found[pk] = functools.partial(build, row)
+            found[pk] = Builder(build, row)
     return found
 
 

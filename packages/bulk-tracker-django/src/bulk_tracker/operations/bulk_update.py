@@ -161,12 +161,16 @@ class BulkUpdate(Operation[M, int]):
             return
         attnames = self._attnames()
         fetched = rows.fetch(self.model, self.alias, pks)
+        pick = rows.picker(self.model, attnames)
         for pk in pks:
             if pk not in diffs and pk in fetched:
-                diffs[pk] = changed_fields(self.old[pk], {name: fetched[pk][name] for name in attnames}, attnames)
-        self.new.update((pk, rows.builder(self.model, self.alias, row)) for pk, row in fetched.items())
+                diffs[pk] = changed_fields(self.old[pk], pick(fetched[pk]), attnames)
+        load = rows.loader(self.model, self.alias)
+        self.new.update((pk, rows.Builder(load, values)) for pk, values in fetched.items())
 
     def _build(self, merged: dict[Hashable, rows.Row]) -> None:
         """Builders of the ``merged`` rows (old row and values written) into ``self.new``, with no query."""
+        load = rows.loader(self.model, self.alias)
+        names = [field.attname for field in self.model._meta.concrete_fields]
         for pk, row in merged.items():
-            self.new[pk] = rows.builder(self.model, self.alias, row)
+            self.new[pk] = rows.Builder(load, [row[name] for name in names])

@@ -137,11 +137,13 @@ class Update(Operation[M, int]):
         attnames = self._attnames()
         maybe_changed = _maybe_changed(self.old, self.written, self.values)
         fetched = rows.fetch(self.model, self.alias, [self.moved.get(pk, pk) for pk in maybe_changed])
+        pick = rows.picker(self.model, attnames)
         for pk in maybe_changed:
-            row = fetched.get(self.moved.get(pk, pk))
-            if row is not None and (diff := changed_fields(self.old[pk], {name: row[name] for name in attnames})):
+            values = fetched.get(self.moved.get(pk, pk))
+            if values is not None and (diff := changed_fields(self.old[pk], pick(values))):
                 self.diffs[pk] = diff
-        self.new = {pk: rows.builder(self.model, self.alias, row) for pk, row in fetched.items()}
+        load = rows.loader(self.model, self.alias)
+        self.new = {pk: rows.Builder(load, values) for pk, values in fetched.items()}
         return count
 
     def _rows_read(self) -> list[models.QuerySet[M]]:
