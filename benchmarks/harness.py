@@ -466,10 +466,17 @@ def memory_lines(records: dict[tuple[str, str, int, str], dict[str, Any]], db: s
         ours = records.get((db, "ours", size, scenario), {}).get("peak_bytes")
         other = records.get((db, yardstick, size, its_scenario), {}).get("peak_bytes")
         if ours and other:
-            lines.append(
+            line = (
                 f"- peak memory, `{scenario}`: ours {fmt_bytes(ours)}, {LABELS[yardstick]} (`{its_scenario}`) "
                 f"{fmt_bytes(other)}: {fmt_ratio(ours / other)} (target <= {target:g}x at {at:,} rows)"
             )
+            floor = records.get((db, "ours-floor", size, scenario), {}).get("peak_bytes")
+            if floor:
+                line += (
+                    f"; the database alone (ours' statements, every row fetched) {fmt_bytes(floor)}, "
+                    f"{fmt_ratio(floor / other)} the yardstick; ours / the database alone {fmt_ratio(ours / floor)}"
+                )
+            lines.append(line)
     return ["", *lines] if lines else []
 
 
@@ -510,6 +517,8 @@ def render_run(doc: dict[str, Any], details: bool = True) -> str:
                 header.append("target for ours")
             if "ours-floor" in here:
                 header.append("ours / the database alone")
+                if "ours-reads" in here:
+                    header.append("ours, receiver reads every field / the database alone")
             out.append("| " + " | ".join(header) + " |")
             out.append("|" + "---|" * len(header))
             for scenario in SCENARIOS:
@@ -520,10 +529,10 @@ def render_run(doc: dict[str, Any], details: bool = True) -> str:
                     target = TARGETS.get(scenario, {}).get(db)
                     line.append(f"<= {target:g}x" if target else "")
                 if "ours-floor" in here:
-                    ours, floor = (
-                        records.get((db, i, size, scenario), {}).get("median") for i in ("ours", "ours-floor")
-                    )
-                    line.append(fmt_ratio(ours / floor) if ours and floor else "")
+                    floor = records.get((db, "ours-floor", size, scenario), {}).get("median")
+                    for impl in ("ours", "ours-reads") if "ours-reads" in here else ("ours",):
+                        ours = records.get((db, impl, size, scenario), {}).get("median")
+                        line.append(fmt_ratio(ours / floor) if ours and floor else "")
                 out.append("| " + " | ".join(line) + " |")
             if "ours-idle" in here:
                 out.append(f"\n`ours, no receiver` target: <= {IDLE_TARGET}x and the same SQL as plain Django.")
