@@ -95,3 +95,31 @@ def test_a_fast_delete_that_matches_nothing_sends_nothing(shelves, received):
         assert Volume.objects.filter(title="none").delete() == (0, {})
     assert PlainVolume.objects.filter(title="none").delete() == (0, {})
     assert received.calls == []
+
+
+@pytest.mark.parametrize(
+    "narrow",
+    [
+        pytest.param(lambda qs: qs, id="whole"),
+        pytest.param(lambda qs: qs.only("id"), id="only-id"),
+        pytest.param(lambda qs: qs.defer("name"), id="deferred"),
+    ],
+)
+def test_collected_rows_are_reported_as_deleted_whole_and_read_without_a_query(
+    shelves, received, narrow, django_assert_num_queries
+):
+    # Django's collector loads the shelves (the volumes cascade from them) as the queryset asks, deferred
+    # fields included; each is reported with its pk and every field as stored, even once Django has set
+    # the pk of its own instances to None.
+    expected = list(Shelf.objects.order_by("pk").values_list("pk", "name"))
+    plain = narrow(PlainShelf.objects.all()).delete()
+    with received.committing():
+        result = narrow(Shelf.objects.all()).delete()
+    assert plain == (6, {"testapp.PlainVolume": 4, "testapp.PlainShelf": 2})
+    assert result == (6, {"testapp.Volume": 4, "testapp.Shelf": 2})
+    assert table(Volume) == table(PlainVolume) == [("loose", None)]
+    assert Shelf.objects.count() == PlainShelf.objects.count() == 0
+    [call] = [c for c in received.calls if c.sender is Shelf]
+    with django_assert_num_queries(0):
+        assert [(o.pk, o.instance.pk, o.instance.name) for o in call.objects] == [(pk, pk, n) for pk, n in expected]
+        assert all(o.instance is o.instance for o in call.objects)

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,21 +65,42 @@ class _DeleteRun:
 
     using: str
     info: TrackingInfo | None
-    # id() of a collected instance -> its row as _lock_rows() read it, None when already gone. The
-    # collector holds every such instance until the call returns, so an id is never reused meanwhile.
-    fresh: dict[int, dict[str, Any] | None] = field(default_factory=dict)
-    deleted: dict[type[models.Model], list[models.Model]] = field(default_factory=dict)
+    # id() of a collected instance -> its row as _read_rows() read it (concrete_fields order), None when
+    # already gone. The collector holds every such instance until the call returns: no id is reused meanwhile.
+    fresh: dict[int, Sequence[Any] | None] = field(default_factory=dict)
+    deleted: dict[type[models.Model], list[ModifiedObject[models.Model]]] = field(default_factory=dict)
     # Rows of fast deletes, as their DELETE ... RETURNING handed them back: by model, by pk, built on access.
     returned: dict[type[models.Model], dict[Any, Callable[[], models.Model]]] = field(default_factory=dict)
     scheduled: bool = False
+    # By model: its concrete attnames, and the function copying a collected instance as it was deleted.
+    copiers: dict[type[models.Model], tuple[list[str], Callable[[Any], models.Model]]] = field(default_factory=dict)
 
-    def add(self, model: type[models.Model], instance: models.Model) -> None:
-        """Keep a copy of ``instance`` (Django sets its pk to None once the delete is done) to report."""
-        fresh = self.fresh.get(id(instance), {})
+    def add(self, model: type[models.Model], instance: models.Model, origin: object) -> None:
+        """Keep ``instance`` as this delete removed it, to report: Django sets its pk to None once it is done.
+
+        The caller's own instance (``origin``) is copied now. One the collector loaded, which nobody else
+        holds, keeps only its values now (as re-read, or as loaded); its copy is made when a receiver
+        reads it.
+        """
+        fresh = self.fresh.get(id(instance), ())
         if fresh is None:
             return  # another transaction deleted it first (and reports it); this DELETE removed nothing
-        deleted = rows.copy_instance(instance)
-        deleted.__dict__.update(fresh)  # as from_db() stores them: no descriptor (a deferred one would load)
+        if model not in self.copiers:
+            names = _attnames(model)
+            self.copiers[model] = names, functools.partial(_as_deleted, names)
+        names, copier = self.copiers[model]
+        values = fresh
+        if not values and instance is not origin:
+            with suppress(KeyError):  # a deferred field: copied now, as the caller's own
+                values = tuple([instance.__dict__[name] for name in names])
+        if instance is origin or not values:
+            copied = rows.copy_instance(instance)
+            if values:  # as from_db() stores them: no descriptor would load
+                copied.__dict__.update(zip(names, values, strict=True))
+            deleted = ModifiedObject(copied)
+        else:
+            build = rows.Builder(copier, (instance, values))
+            deleted = ModifiedObject.built_on_access(build, {}, instance.pk)
         self.deleted.setdefault(model, []).append(deleted)
         self._schedule()
 
@@ -97,13 +119,28 @@ class _DeleteRun:
     def deliveries(self) -> list[Delivery]:
         """One post_delete_signal per model, its rows by pk (called at the commit)."""
         made = []
-        for model, instances in self.deleted.items():
-            objects = [ModifiedObject(obj) for obj in instances]
+        for model, collected in self.deleted.items():
+            objects = list(collected)
             built = self.returned.get(model, {})
             objects += [ModifiedObject.built_on_access(build, {}, pk) for pk, build in built.items()]
             objects.sort(key=lambda changed: pk_order(changed.pk, model._meta.pk))
             made.append(Delivery(post_delete_signal, model, objects, self.info, self.using))
         return made
+
+
+_UNSET = object()  # a deferred field's place in a row compared with an instance
+
+
+def _attnames(model: type[models.Model]) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+def _as_deleted(names: list[str], captured: tuple[models.Model, Sequence[Any]]) -> models.Model:
+    """A copy of a collected instance with the values it had when its row was deleted."""
+    instance, values = captured
+    deleted = rows.copy_instance(instance)
+    deleted.__dict__.update(zip(names, values, strict=True))
+    return deleted
 
 
 _current_run: ContextVar[_DeleteRun | None] = ContextVar("bulk_tracker_delete_run", default=None)
@@ -113,10 +150,11 @@ def _collect_deleted(sender: type[models.Model], instance: models.Model, using: 
     if is_suspended():
         return
     run = _current_run.get()
+    origin = kwargs.get("origin")
     if run is None or run.using != using:
-        # post_delete sent outside Collector.delete() (by hand): reported on its own.
-        run = _DeleteRun(using, current_tracking_info())
-    run.add(sender, instance)
+        # post_delete sent outside Collector.delete() (by hand): reported on its own, the instance copied.
+        run, origin = _DeleteRun(using, current_tracking_info()), instance
+    run.add(sender, instance, origin)
 
 
 _reads_what_it_deletes: ContextVar[bool] = ContextVar("bulk_tracker_reads_what_it_deletes", default=False)
@@ -329,11 +367,28 @@ def _rows_to_read(
     (``only()``) or never fetched (``Book(pk=5)``): its row is read (SQLite: one more SELECT, by pk).
     """
     stale: dict[type[models.Model], list[models.Model]] = {}
+    origin = collector.origin
     for model in reported:
-        instances = [obj for obj in collector.data[model] if locks or (obj is collector.origin and _stale(obj))]
+        collected = collector.data[model]
+        if locks:
+            instances = list(collected)
+        elif _defers(origin, model):  # queryset.only(...).delete(): the collector loaded its rows deferred
+            instances = [obj for obj in collected if _stale(obj)]
+        else:
+            instances = (
+                [obj for obj in collected if obj is origin] if isinstance(origin, model) and _stale(origin) else []
+            )
         if instances:
             stale[model] = instances
     return stale
+
+
+def _defers(origin: Any, model: type[models.Model]) -> bool:
+    """True when ``origin`` is a queryset of ``model`` that defers fields (``only()``, ``defer()``)."""
+    if not isinstance(origin, models.QuerySet) or origin.model is not model:
+        return False
+    names, defer = origin.query.deferred_loading
+    return bool(names) or not defer
 
 
 def _stale(instance: models.Model) -> bool:
@@ -353,8 +408,13 @@ def _read_rows(
     for model, instances in stale.items():
         key = model._meta.pk
         current = _current_rows(model, using, [rows.row_key(key, obj.pk) for obj in instances])
+        names = _attnames(model)
         for obj in instances:
-            run.fresh[id(obj)] = current.get(rows.row_key(key, obj.pk))  # Book(pk="5") is row 5
+            row = current.get(rows.row_key(key, obj.pk))  # Book(pk="5") is row 5
+            attributes = obj.__dict__
+            if row is not None and tuple([attributes.get(name, _UNSET) for name in names]) == row:
+                row = ()  # as loaded: the instance's own values are kept, not a second copy of each
+            run.fresh[id(obj)] = row
     set_rows: dict[type[models.Model], list[models.Model]] = {}
     for model, _fk, objs, _value in pending:
         set_rows.setdefault(model, []).extend(objs)  # our own instances (ReportingOnDelete loaded them)
@@ -366,18 +426,19 @@ def _read_rows(
             if row is None:
                 gone.add(_row_of(model, obj))
                 continue
-            for name, value in row.items():
+            for name, value in zip(_attnames(model), row, strict=True):
                 setattr(obj, name, value)
     return gone
 
 
-def _current_rows(model: type[models.Model], using: str, pks: Any) -> dict[Any, dict[str, Any]]:
-    names = [f.attname for f in model._meta.concrete_fields]
-    keys = [f.attname for f in rows.pk_fields(model)]
-    found: dict[Any, dict[str, Any]] = {}
+def _current_rows(model: type[models.Model], using: str, pks: Any) -> dict[Any, Sequence[Any]]:
+    """The rows ``pks`` (every concrete column, ``concrete_fields`` order), locked where the backend can."""
+    names = _attnames(model)
+    keys = [names.index(f.attname) for f in rows.pk_fields(model)]
+    found: dict[Any, Sequence[Any]] = {}
     for part in rows.exactly(model, using, rows.pk_sorted(pks, model._meta.pk)):
-        for row in rows.lock(part).values(*names):  # no lock on SQLite
-            found[rows.pk_from([row[name] for name in keys])] = row
+        for row in rows.lock(part).values_list(*names):  # no lock on SQLite
+            found[rows.pk_from([row[key] for key in keys])] = row
     return found
 
 
