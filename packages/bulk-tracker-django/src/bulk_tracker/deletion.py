@@ -86,7 +86,7 @@ class _DeleteRun:
         if fresh is None:
             return  # another transaction deleted it first (and reports it); this DELETE removed nothing
         if model not in self.copiers:
-            names = _attnames(model)
+            names = rows.row_attnames(model)
             self.copiers[model] = names, functools.partial(_as_deleted, names)
         names, copier = self.copiers[model]
         values = fresh
@@ -94,10 +94,7 @@ class _DeleteRun:
             with suppress(KeyError):  # a deferred field: copied now, as the caller's own
                 values = tuple([instance.__dict__[name] for name in names])
         if instance is origin or not values:
-            copied = rows.copy_instance(instance)
-            if values:  # as from_db() stores them: no descriptor would load
-                copied.__dict__.update(zip(names, values, strict=True))
-            deleted = ModifiedObject(copied)
+            deleted = ModifiedObject(copier((instance, values)))
         else:
             build = rows.Builder(copier, (instance, values))
             deleted = ModifiedObject.built_on_access(build, {}, instance.pk)
@@ -131,15 +128,12 @@ class _DeleteRun:
 _UNSET = object()  # a deferred field's place in a row compared with an instance
 
 
-def _attnames(model: type[models.Model]) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
-
-
 def _as_deleted(names: list[str], captured: tuple[models.Model, Sequence[Any]]) -> models.Model:
-    """A copy of a collected instance with the values it had when its row was deleted."""
+    """A copy of a collected instance with the values it had when its row was deleted (none: as it is)."""
     instance, values = captured
     deleted = rows.copy_instance(instance)
-    deleted.__dict__.update(zip(names, values, strict=True))
+    if values:  # as from_db() stores them: no descriptor would load
+        deleted.__dict__.update(zip(names, values, strict=True))
     return deleted
 
 
@@ -408,7 +402,7 @@ def _read_rows(
     for model, instances in stale.items():
         key = model._meta.pk
         current = _current_rows(model, using, [rows.row_key(key, obj.pk) for obj in instances])
-        names = _attnames(model)
+        names = rows.row_attnames(model)
         for obj in instances:
             row = current.get(rows.row_key(key, obj.pk))  # Book(pk="5") is row 5
             attributes = obj.__dict__
@@ -421,19 +415,20 @@ def _read_rows(
     gone: set[tuple[Any, Any]] = set()
     for model, objs in set_rows.items():
         current = _current_rows(model, using, {obj.pk for obj in objs})
+        names = rows.row_attnames(model)
         for obj in objs:
             row = current.get(obj.pk)
             if row is None:
                 gone.add(_row_of(model, obj))
                 continue
-            for name, value in zip(_attnames(model), row, strict=True):
+            for name, value in zip(names, row, strict=True):
                 setattr(obj, name, value)
     return gone
 
 
 def _current_rows(model: type[models.Model], using: str, pks: Any) -> dict[Any, Sequence[Any]]:
     """The rows ``pks`` (every concrete column, ``concrete_fields`` order), locked where the backend can."""
-    names = _attnames(model)
+    names = rows.row_attnames(model)
     keys = [names.index(f.attname) for f in rows.pk_fields(model)]
     found: dict[Any, Sequence[Any]] = {}
     for part in rows.exactly(model, using, rows.pk_sorted(pks, model._meta.pk)):

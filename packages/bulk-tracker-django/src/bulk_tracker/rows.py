@@ -117,6 +117,11 @@ def read_values(
     return {pk_from(row[:width]): dict(zip(names, row[width:], strict=True)) for row in values}
 
 
+def row_attnames(model: type[models.Model]) -> list[str]:
+    """The attnames of ``model``'s concrete fields, in ``concrete_fields`` order: the columns of a whole row."""
+    return [field.attname for field in model._meta.concrete_fields]
+
+
 def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashable, Sequence[Any]]:
     """Every concrete column of the rows ``pks`` (``concrete_fields`` order, as Django reads them), by pk.
 
@@ -124,7 +129,7 @@ def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashabl
     of a row; ``Builder(loader(), row)`` makes its instance when it is wanted.
     """
     manager = model._base_manager.db_manager(alias)
-    names = [field.attname for field in model._meta.concrete_fields]
+    names = row_attnames(model)
     keys = [names.index(field.attname) for field in pk_fields(model)]
     found: dict[Hashable, Sequence[Any]] = {}
     ordered = pk_sorted(pks, model._meta.pk)
@@ -134,10 +139,10 @@ def fetch(model: type[M], alias: str, pks: Collection[Hashable]) -> dict[Hashabl
     return found
 
 
-def picker(model: type[models.Model], attnames: Sequence[str]) -> Callable[[Sequence[Any]], Row]:
-    """``{attname: value}`` of ``attnames`` from a row of every concrete column, as ``fetch()`` reads them."""
-    names = [field.attname for field in model._meta.concrete_fields]
-    positions = [(name, names.index(name)) for name in attnames]
+def picker(model: type[models.Model], wanted: Sequence[str]) -> Callable[[Sequence[Any]], Row]:
+    """``{attname: value}`` of the ``wanted`` attnames, from a row of every concrete column as ``fetch()`` reads it."""
+    names = row_attnames(model)
+    positions = [(name, names.index(name)) for name in wanted]
     return lambda values: {name: values[position] for name, position in positions}
 
 
@@ -160,7 +165,7 @@ class Builder:
 
 def loader(model: type[M], alias: str) -> Callable[[Sequence[Any]], M]:
     """The instance of a row of every concrete column (``concrete_fields`` order), as loaded from ``alias``."""
-    return functools.partial(model.from_db, alias, [field.attname for field in model._meta.concrete_fields])
+    return functools.partial(model.from_db, alias, row_attnames(model))
 
 
 def related_objects(field: ForeignObject, alias: str, values: Iterable[Any]) -> dict[Any, models.Model]:
@@ -331,7 +336,7 @@ def delete_returning(queryset: models.QuerySet[M], using: str) -> tuple[int, dic
         return 0, {}  # Django runs no statement either
     if sql.startswith("DELETE FROM "):
         return _returning(model, using, sql, params)
-    names = [field.attname for field in model._meta.concrete_fields]
+    names = row_attnames(model)
     found = builders_from_rows(model, using, list(lock(queryset.using(using)).values_list(*names)))
     return int(models.QuerySet._raw_delete(queryset, using)), found
 

@@ -171,6 +171,6 @@ class BulkUpdate(Operation[M, int]):
     def _build(self, merged: dict[Hashable, rows.Row]) -> None:
         """Builders of the ``merged`` rows (old row and values written) into ``self.new``, with no query."""
         load = rows.loader(self.model, self.alias)
-        names = [field.attname for field in self.model._meta.concrete_fields]
+        names = rows.row_attnames(self.model)
         for pk, row in merged.items():
             self.new[pk] = rows.Builder(load, [row[name] for name in names])
