@@ -240,7 +240,7 @@ class ReportingOnDelete:
 
     def __call__(self, collector: Any, field: Any, sub_objs: Any, using: str) -> None:
         model = field.model
-        if not wants(post_update_signal, model):
+        if not wants(post_update_signal, model, [field.name]):
             self.original(collector, field, sub_objs, using)
             return
         # Django may have deferred all but the key columns: load the rows whole, once per batch.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -37,13 +37,21 @@ from bulk_tracker_core import (
     tracking,
 )
 
+from .receivers import wants_fields
+
 logger = logging.getLogger("bulk_tracker")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def wants(signal: Signal, model: type[models.Model]) -> bool:
-    """True when tracking is on and ``signal`` has a receiver for ``model``: only then is work done."""
-    return not is_suspended() and signal.has_listeners(model)
+def wants(signal: Signal, model: type[models.Model], written: Iterable[str] | None = None) -> bool:
+    """True when tracking is on and ``signal`` has a receiver for ``model``: only then is work done.
+
+    ``written``: the names of the fields the write may change; then only a receiver that counts a
+    change of one of them (see ``receivers``) is a reason to track it.
+    """
+    if is_suspended() or not signal.has_listeners(model):
+        return False
+    return written is None or wants_fields(signal, model, written)
 
 
 def tracking_scope(tracking_info_: object) -> AbstractContextManager[Any]:

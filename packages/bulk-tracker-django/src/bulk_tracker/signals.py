@@ -16,6 +16,7 @@ from django.dispatch import Signal
 from bulk_tracker_core import ChangeKind, ModifiedObject, TrackingInfo, changed_fields, resolve_tracking_info
 
 from .delivery import deliver, wants
+from .receivers import connect_filtered
 
 
 class _DeleteSignal(Signal):
@@ -39,8 +40,39 @@ class _DeleteSignal(Signal):
         return disconnected
 
 
+class _UpdateSignal(Signal):
+    """An update signal: ``connect()`` also takes ``fields=`` and ``ignore=`` (field names).
+
+    ``connect(receiver, sender=Book, fields={"price", "stock"})`` calls the receiver with only the rows
+    where ``price`` or ``stock`` changed, and not at all when no row's did; ``ignore={"updated_at"}``
+    leaves out the rows whose only changes are to the ignored fields. Each ModifiedObject is the one
+    every receiver gets (its ``changed_values`` whole). A write none of whose receivers counts a field
+    it writes reads nothing and is Django's own. ``disconnect(receiver, sender)`` works as usual.
+    """
+
+    def connect(
+        self,
+        receiver: Any,
+        sender: Any = None,
+        weak: bool = True,
+        dispatch_uid: Any = None,
+        *,
+        fields: Iterable[str] | None = None,
+        ignore: Iterable[str] | None = None,
+    ) -> None:
+        if fields is None and ignore is None:
+            super().connect(receiver, sender, weak, dispatch_uid)
+        else:
+            connect_filtered(self, receiver, sender, weak, dispatch_uid, fields, ignore)
+
+
 post_create_signal = Signal()
-post_update_signal = Signal()
+post_update_signal = _UpdateSignal()
+
+# Before the write, inside its transaction: ``def r(sender, objects, values, tracking_info_, using, **kwargs)``.
+pre_create_signal = Signal()
+pre_update_signal = Signal()
+
 post_delete_signal = _DeleteSignal()
 SIGNALS: dict[ChangeKind, Signal] = {
     ChangeKind.CREATE: post_create_signal,
@@ -147,6 +179,8 @@ __all__ = [
     "post_create_signal",
     "post_delete_signal",
     "post_update_signal",
+    "pre_create_signal",
+    "pre_update_signal",
     "send_post_create_signal",
     "send_post_delete_signal",
     "send_post_update_signal",

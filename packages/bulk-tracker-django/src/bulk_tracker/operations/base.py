@@ -9,6 +9,10 @@ once. ``run()`` calls the phases in this order; data flows one way through them:
     ``untracked()`` runs Django's own method and nothing else happens.
 ``read_before``
     The locked read of the rows about to change, in the operation's transaction.
+``before_write``
+    The before-write signals (``pre_update_signal`` ...), with those rows and what is about to be
+    written. A receiver that raises is a veto: nothing written, nothing delivered, the caller gets
+    the exception, and its own writes are rolled back with it (it runs in a savepoint).
 ``write``
     The write itself, with one strategy chosen per backend; returns Django's return value.
 ``changes``
@@ -16,8 +20,7 @@ once. ``run()`` calls the phases in this order; data flows one way through them:
 ``deliver``
     Each report through ``delivery.deliver`` (on commit, on the alias that wrote).
 
-Before-write signals belong between ``read_before`` and ``write``; in-transaction receivers after
-``changes``, still inside the transaction; tasks in ``deliver``.
+In-transaction receivers belong after ``changes``, still inside the transaction; tasks in ``deliver``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,16 @@ class Report:
     objects: Sequence[ModifiedObject[Any]]
 
 
+@dataclass(frozen=True)
+class Before:
+    """One before-write signal call: ``signal`` for the rows ``objects`` of ``model``, about to get ``values``."""
+
+    signal: Signal
+    model: type[models.Model]
+    objects: Sequence[models.Model]
+    values: Any
+
+
 class Operation(ABC, Generic[M, R]):
     """One tracked write of ``model`` on the database alias ``alias``; ``run()`` it once."""
 
@@ -66,6 +79,10 @@ class Operation(ABC, Generic[M, R]):
 
     def read_before(self) -> None:
         """Read (and lock) the rows about to change. Most operations override it."""
+
+    def before_write(self) -> list[Before]:
+        """The before-write signal calls to make, in order; none by default."""
+        return []
 
     @abstractmethod
     def write(self) -> R:
@@ -88,10 +105,31 @@ class Operation(ABC, Generic[M, R]):
         """The phases in order; see the module's docstring."""
         if not self.plan():
             return self.untracked()
+        vetoed: Exception | None = None
         with delivered_after(self.alias):  # in autocommit: every report made, then a failure raised
             with self.atomic():
                 self.read_before()
-                result = self.write()
-                reports = self.changes()
+                try:
+                    self._send_before()
+                except Exception as error:  # a veto: raised once the (unwritten) transaction is left
+                    vetoed = error
+                else:
+                    result = self.write()
+                    reports = self.changes()
+            if vetoed is not None:
+                raise vetoed
             self.deliver(reports)
         return result
+
+    def _send_before(self) -> None:
+        for before in self.before_write():
+            if not before.objects:
+                continue
+            with transaction.atomic(using=self.alias):  # a vetoing receiver's own writes go with its veto
+                before.signal.send(
+                    sender=before.model,
+                    objects=list(before.objects),
+                    values=before.values,
+                    tracking_info_=self.info,
+                    using=self.alias,
+                )

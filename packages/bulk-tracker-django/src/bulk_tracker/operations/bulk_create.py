@@ -33,8 +33,8 @@ from bulk_tracker_core import ModifiedObject, TrackingInfo, diff_rows, values_eq
 
 from .. import rows
 from ..delivery import wants
-from ..signals import post_create_signal, post_update_signal
-from .base import Operation, Report
+from ..signals import post_create_signal, post_update_signal, pre_create_signal
+from .base import Before, Operation, Report
 
 try:
     from django.db.models.expressions import DatabaseDefault
@@ -78,6 +78,7 @@ class BulkCreate(Operation[M, list[M]]):
         self.options = options
         self.django_bulk_create = django_bulk_create
         self.inserted: list[M] = []  # Django's return value
+        self.announced = False  # pre_create_signal has a receiver
 
     def plan(self) -> bool:
         if not self.wanted():
@@ -86,21 +87,27 @@ class BulkCreate(Operation[M, list[M]]):
         return True
 
     def wanted(self) -> bool:
-        """Whether a receiver waits for anything this call can report."""
-        return wants(post_create_signal, self.model)
+        """Whether a receiver waits for anything this call can report, or for the objects before the insert."""
+        self.announced = wants(pre_create_signal, self.model)
+        return self.announced or wants(post_create_signal, self.model)
 
     def untracked(self) -> list[M]:
         return self.django_bulk_create(self.given, **self.options)
 
     def atomic(self) -> AbstractContextManager[Any]:
-        """None: Django's bulk_create() is a transaction of its own, and nothing is read before it."""
-        return nullcontext()
+        """Django's bulk_create() is a transaction of its own; with pre_create_signal, ours holds both."""
+        return super().atomic() if self.announced else nullcontext()
+
+    def before_write(self) -> list[Before]:
+        return [Before(pre_create_signal, self.model, self.objs, None)] if self.announced else []
 
     def write(self) -> list[M]:
         self.inserted = self.django_bulk_create(self.objs, **self.options)
         return self.inserted
 
     def changes(self) -> list[Report]:
+        if not wants(post_create_signal, self.model):
+            return []
         return [Report(post_create_signal, self.model, [ModifiedObject(obj) for obj in self.inserted])]
 
 
@@ -134,7 +141,8 @@ class Upsert(BulkCreate[M]):
         ]
 
     def wanted(self) -> bool:
-        return super().wanted() or (self.updates and wants(post_update_signal, self.model))
+        written = self.options["update_fields"] or ()
+        return super().wanted() or bool(self.updates and written and wants(post_update_signal, self.model, written))
 
     def plan(self) -> bool:
         if not super().plan():

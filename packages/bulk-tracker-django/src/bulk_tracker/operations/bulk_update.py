@@ -21,8 +21,8 @@ from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, susp
 
 from .. import backends, rows
 from ..delivery import wants
-from ..signals import post_update_signal
-from .base import Operation, Report
+from ..signals import post_update_signal, pre_update_signal
+from .base import Before, Operation, Report
 
 M = TypeVar("M", bound=models.Model)
 
@@ -52,9 +52,12 @@ class BulkUpdate(Operation[M, int]):
         self.old: dict[Hashable, rows.Row] = {}  # by pk: the rows read, as they were
         self.new: dict[Hashable, Callable[[], M]] = {}  # by pk: the rows as stored after the write, built on call
         self.diffs: dict[Hashable, rows.Row] = {}  # by pk: the old values of what changed
+        self.announced = False  # pre_update_signal has a receiver
+        self.reported = False  # post_update_signal has a receiver that counts what is written
 
     def plan(self) -> bool:
-        if not wants(post_update_signal, self.model) or not self.objs or not self.fields:
+        self.announced = wants(pre_update_signal, self.model)
+        if not (self.announced or wants(post_update_signal, self.model)) or not self.objs or not self.fields:
             return False
         # Django's own checks first, outside the operation's transaction: raised inside it, they would
         # mark the caller's enclosing transaction as broken, which Django's bulk_update() does not.
@@ -63,6 +66,9 @@ class BulkUpdate(Operation[M, int]):
             return False  # Django's ValueError
         opts = self.model._meta
         self.written = [opts.get_field(name) for name in self.fields]
+        self.reported = wants(post_update_signal, self.model, [field.name for field in self.written])
+        if not (self.reported or self.announced):
+            return False
         for obj in self.objs:  # Django's ValueError for an unsaved related object
             obj._prepare_related_fields_for_save(operation_name="bulk_update", fields=self.written)
         pk_field = opts.pk
@@ -80,10 +86,20 @@ class BulkUpdate(Operation[M, int]):
 
     def read_before(self) -> None:
         # Without RETURNING, the new rows are built from the locked full rows and the values written.
-        fields = self.written if self.joined else self.model._meta.concrete_fields
+        fields = self.written if self.joined and not self.announced else self.model._meta.concrete_fields
         names = list(dict.fromkeys(field.attname for field in fields))
         for chunk in backends.chunks(list(self.first), self.alias, per_item=len(rows.pk_fields(self.model))):
             self.old.update(rows.read_values(self.queryset.filter(pk__in=chunk), names))
+
+    def before_write(self) -> list[Before]:
+        if not self.announced:
+            return []
+        load = rows.loader(self.model, self.alias)
+        names = rows.row_attnames(self.model)
+        order = rows.pk_sorted(self.old, self.model._meta.pk)
+        current = [load([self.old[pk][name] for name in names]) for pk in order]
+        about = {pk: {f.attname: getattr(self.first[pk], f.attname) for f in self.written} for pk in order}
+        return [Before(pre_update_signal, self.model, current, about)]
 
     def write(self) -> int:
         if self.joined:
@@ -109,6 +125,8 @@ class BulkUpdate(Operation[M, int]):
         return count
 
     def changes(self) -> list[Report]:
+        if not self.reported:
+            return []
         diffs = self.diffs if self.joined else self._written_diffs()
         order = rows.pk_sorted(self.old, self.model._meta.pk)
         changed = [ModifiedObject.built_on_access(self.new[pk], diffs[pk], pk) for pk in order if diffs.get(pk)]

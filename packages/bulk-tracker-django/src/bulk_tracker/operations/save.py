@@ -35,8 +35,8 @@ from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields, snap
 from .. import loading, rows
 from ..delivery import wants
 from ..loading import field_trackers
-from ..signals import post_create_signal, post_update_signal
-from .base import Operation, Report
+from ..signals import post_create_signal, post_update_signal, pre_create_signal, pre_update_signal
+from .base import Before, Operation, Report
 
 M = TypeVar("M", bound=models.Model)
 # Model.save()'s parameters, positional before Django 6.0 (deprecated from 5.1).
@@ -90,13 +90,18 @@ class Save(Operation[M, None]):
         self.unknown: list[str] = []  # attnames whose saved value no tracker knows: read from the row
         self.before: dict[str, Any] = {}  # by attname: the value about to be written, as stored
         self.inserted = False  # set by inserting(), from Django's _do_insert
+        self.announced = False  # pre_create_signal (new instance) or pre_update_signal has a receiver
 
     def plan(self) -> bool:
         model = self.model
         self.overwrites = (
             self.creating and wants(post_update_signal, model) and _may_overwrite_a_row(self.instance, self.options)
         )
-        if not wants(post_update_signal if self.overwrites or not self.creating else post_create_signal, model):
+        update_fields = self.options.get("update_fields")
+        written = None if self.creating or update_fields is None else list(update_fields)
+        self.announced = wants(pre_create_signal if self.creating else pre_update_signal, model)
+        reported = post_update_signal if self.overwrites or not self.creating else post_create_signal
+        if not (self.announced or wants(reported, model, written)):
             return False
         self.alias = self.options.get("using") or router.db_for_write(model, instance=self.instance)
         if not self.creating:
@@ -108,7 +113,7 @@ class Save(Operation[M, None]):
 
     def atomic(self) -> AbstractContextManager[Any]:
         # Only a locked read needs a transaction with the write; otherwise Django's save is alone.
-        return super().atomic() if self.overwrites or self.unknown else nullcontext()
+        return super().atomic() if self.overwrites or self.unknown or self.announced else nullcontext()
 
     def read_before(self) -> None:
         if self.overwrites:
@@ -116,6 +121,16 @@ class Save(Operation[M, None]):
         elif self.unknown:
             self.old.update(_stored_values(self.instance, self.alias, self.unknown))
         self.before = self._written()
+
+    def before_write(self) -> list[Before]:
+        if not self.announced:
+            return []
+        if self.creating:
+            return [Before(pre_create_signal, self.model, [self.instance], None)]
+        stored = rows.copy_instance(self.instance)  # the row as saved last, from the recorded old values
+        for name, value in self.old.items():
+            setattr(stored, name, value)
+        return [Before(pre_update_signal, self.model, [stored], dict(self.before))]
 
     def write(self) -> None:
         token = _saving.set(self)

@@ -37,8 +37,8 @@ from bulk_tracker_core import ModifiedObject, TrackingInfo, changed_fields
 from .. import rows
 from ..backends import chunks, updates_with_old_values
 from ..delivery import wants
-from ..signals import post_update_signal
-from .base import Operation, Report
+from ..signals import post_update_signal, pre_update_signal
+from .base import Before, Operation, Report
 
 M = TypeVar("M", bound=models.Model)
 
@@ -64,16 +64,24 @@ class Update(Operation[M, int]):
         self.diffs: dict[Hashable, rows.Row] = {}  # by old pk: the old values of what changed
         self.new: dict[Hashable, Callable[[], M]] = {}  # by new pk: the rows that changed, as written, built on call
         self.in_one_statement = False  # the UPDATE itself reads the old values
+        self.before: list[M] = []  # the rows about to be written, whole, for pre_update_signal
+        self.reported = False  # post_update_signal has a receiver that counts what is written
+        self.announced = False  # pre_update_signal has a receiver
 
     def plan(self) -> bool:
         query = self.queryset.query
         refused = query.combinator or query.is_sliced or (query.distinct_fields and django.VERSION >= (6, 1))
         refused = refused or _orders_by_aggregate(query)
-        if refused or not self.values or not wants(post_update_signal, self.model):
+        self.announced = wants(pre_update_signal, self.model)
+        if refused or not self.values or not (self.announced or wants(post_update_signal, self.model)):
             return False  # untracked, refused by Django with its own error, or no value: no statement, 0
         self.written, self.resolved = _written_fields(self.queryset, self.values)
+        self.reported = wants(post_update_signal, self.model, [field.name for field in self.written.values()])
+        if not (self.reported or self.announced):
+            return False  # no receiver counts a change of what is written: Django's own UPDATE
         self.in_one_statement = (
-            updates_with_old_values(self.model, self.alias)
+            not self.announced
+            and updates_with_old_values(self.model, self.alias)
             and not query.annotations
             and not _key_writes(self.model, self.written)
         )
@@ -87,8 +95,20 @@ class Update(Operation[M, int]):
             return  # the UPDATE reads them
         attnames = self._attnames()
         annotation = _new_pk_annotation(self.model, self.written, self.values)
-        self.old = rows.read_values(self.queryset, attnames, annotation)
+        if self.announced:  # the rows whole, for pre_update_signal's receivers
+            names = rows.row_attnames(self.model)
+            whole = rows.read_values(self.queryset, names, annotation)
+            load = rows.loader(self.model, self.alias)
+            order = rows.pk_sorted(whole, self.model._meta.pk)
+            self.before = [load([whole[pk][name] for name in names]) for pk in order]
+            kept = [*attnames, *(annotation or ())]
+            self.old = {pk: {name: row[name] for name in kept} for pk, row in whole.items()}
+        else:
+            self.old = rows.read_values(self.queryset, attnames, annotation)
         self.moved = _new_pks(self.model, self.old, self.written, self.values)
+
+    def before_write(self) -> list[Before]:
+        return [Before(pre_update_signal, self.model, self.before, dict(self.values))] if self.before else []
 
     def write(self) -> int:
         if self.in_one_statement:
@@ -161,6 +181,8 @@ class Update(Operation[M, int]):
         return rows.exactly(self.model, self.alias, pks)
 
     def changes(self) -> list[Report]:
+        if not self.reported:
+            return []
         order = rows.pk_sorted(self.diffs, self.model._meta.pk)
         changed = [(self.moved.get(pk, pk), self.diffs[pk]) for pk in order]
         return [Report(post_update_signal, self.model, _as_written(changed, self.new, self.written, self.alias))]

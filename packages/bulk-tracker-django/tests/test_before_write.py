@@ -1,0 +1,219 @@
+"""Before-write signals: sent inside the write's transaction, after the locked read; a raising receiver vetoes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import F
+from django.dispatch import Signal
+from helpers import UPDATE_STATEMENTS, sql_of
+
+from bulk_tracker import TrackingInfo, suspended
+from bulk_tracker.helper_objects import ModifiedObject
+from bulk_tracker.signals import pre_create_signal, pre_update_signal
+from testapp.models import Author, Book, Note
+
+pytestmark = pytest.mark.django_db
+
+
+class VetoError(Exception):
+    pass
+
+
+@contextmanager
+def before(signal: Signal, receiver: Callable[..., Any], sender: Any = Book) -> Iterator[list[dict[str, Any]]]:
+    """``receiver`` connected to ``signal`` for the block; yields the calls, each its kwargs and what it saw."""
+    calls: list[dict[str, Any]] = []
+
+    def record(sender: Any, **kwargs: Any) -> Any:
+        calls.append(
+            {
+                "sender": sender,
+                **kwargs,
+                "in_transaction": connection.in_atomic_block,
+                "stored": sorted(Book.objects.values_list("pk", "stock")),
+            }
+        )
+        return receiver(sender=sender, **kwargs)
+
+    signal.connect(record, sender=sender, weak=False, dispatch_uid="test_before_write")
+    try:
+        yield calls
+    finally:
+        signal.disconnect(sender=sender, dispatch_uid="test_before_write")
+
+
+def nothing(**kwargs: Any) -> None:
+    return None
+
+
+def veto(**kwargs: Any) -> None:
+    Note.objects.create(text="written by the vetoing receiver")
+    raise VetoError("no")
+
+
+@pytest.fixture
+def books():
+    ann = Author.objects.create(name="Ann")
+    return [
+        Book.objects.create(title="a", price=Decimal("5.00"), stock=1, author=ann),
+        Book.objects.create(title="b", price=Decimal("7.00"), stock=0, author=ann),
+        Book.objects.create(title="c", price=Decimal("9.00"), stock=3),
+    ]
+
+
+def table() -> list[tuple[Any, ...]]:
+    return sorted(Book.objects.values_list("pk", "title", "price", "stock", "author_id"))
+
+
+def test_update_sends_the_rows_about_to_change_and_the_values_as_given(books, received):
+    increment = F("stock") + 1
+    info = TrackingInfo(comment="restock")
+    with before(pre_update_signal, nothing) as calls, received.committing():
+        count = Book.objects.filter(author__name="Ann").update(stock=increment, title="x", tracking_info_=info)
+    assert count == 2
+    [call] = calls
+    assert call["sender"] is Book
+    assert call["using"] == "default"
+    assert call["tracking_info_"] is info
+    assert call["values"] == {"stock": increment, "title": "x"}
+    assert call["values"]["stock"] is increment
+    assert call["objects"] == books[:2]
+    assert [(b.title, b.stock, b.price, b.author_id) for b in call["objects"]] == [
+        ("a", 1, Decimal("5.00"), books[0].author_id),
+        ("b", 0, Decimal("7.00"), books[0].author_id),
+    ]
+    assert call["in_transaction"]
+    assert call["stored"] == [(books[0].pk, 1), (books[1].pk, 0), (books[2].pk, 3)]
+    post = received.only("update")
+    assert post.objects == [
+        ModifiedObject(books[0], {"stock": 1, "title": "a"}),
+        ModifiedObject(books[1], {"stock": 0, "title": "b"}),
+    ]
+
+
+def test_a_veto_of_update_writes_nothing_sends_nothing_and_leaves_the_callers_transaction_usable(books, received):
+    stored = table()
+    with before(pre_update_signal, veto) as calls, received.committing(), transaction.atomic():
+        with pytest.raises(VetoError, match="no"):
+            Book.objects.update(stock=F("stock") + 10)
+        assert Book.objects.count() == 3  # the caller's transaction is still usable
+    assert len(calls) == 1
+    assert table() == stored
+    assert not Note.objects.exists()  # the receiver's own write went with its veto
+    assert received.calls == []
+
+
+def test_update_with_only_a_before_receiver_sends_no_after_signal_and_writes_as_django(books, received):
+    with before(pre_update_signal, nothing) as calls, received.committing():
+        assert Book.objects.filter(stock__gt=0).update(stock=F("stock") * 2) == 2
+    assert [len(call["objects"]) for call in calls] == [2]
+    assert table() == [
+        (books[0].pk, "a", Decimal("5.00"), 2, books[0].author_id),
+        (books[1].pk, "b", Decimal("7.00"), 0, books[1].author_id),
+        (books[2].pk, "c", Decimal("9.00"), 6, None),
+    ]
+
+
+def test_an_update_matching_nothing_sends_no_before_signal(books, received):
+    with before(pre_update_signal, veto) as calls, received.committing():
+        assert Book.objects.filter(stock=99).update(stock=1) == 0
+    assert calls == []
+    assert received.calls == []
+
+
+def test_bulk_update_sends_the_stored_rows_and_what_each_is_about_to_get(books, received):
+    books[0].price, books[1].stock = Decimal("6.00"), 5
+    with before(pre_update_signal, nothing) as calls, received.committing():
+        assert Book.objects.bulk_update(books[:2], ["price", "stock"]) == 2
+    [call] = calls
+    assert call["objects"] == books[:2]
+    assert [(b.price, b.stock) for b in call["objects"]] == [(Decimal("5.00"), 1), (Decimal("7.00"), 0)]
+    assert call["values"] == {
+        books[0].pk: {"price": Decimal("6.00"), "stock": 1},
+        books[1].pk: {"price": Decimal("7.00"), "stock": 5},
+    }
+    assert call["in_transaction"]
+    assert [o.changed_values for o in received.only("update").objects] == [{"price": Decimal("5.00")}, {"stock": 0}]
+
+
+def test_a_veto_of_bulk_update_writes_nothing_and_sends_nothing(books, received):
+    stored = table()
+    for book in books:
+        book.stock += 100
+    with before(pre_update_signal, veto) as calls, received.committing(), pytest.raises(VetoError):
+        Book.objects.bulk_update(books, ["stock"], batch_size=1)
+    assert len(calls) == 1
+    assert table() == stored
+    assert not Note.objects.exists()
+    assert received.calls == []
+
+
+def test_bulk_create_and_create_send_the_objects_about_to_be_inserted(received):
+    new = [Book(title="n1", stock=4), Book(title="n2")]
+    with before(pre_create_signal, nothing) as calls, received.committing():
+        Book.objects.bulk_create(new)
+    [call] = calls
+    assert call["objects"] == new
+    assert call["objects"][0] is new[0]
+    assert call["values"] is None
+    assert call["in_transaction"]
+    assert call["stored"] == []
+    assert [o.instance for o in received.only("create").objects] == new
+
+
+def test_a_veto_of_bulk_create_inserts_nothing_and_sends_nothing(received):
+    with before(pre_create_signal, veto) as calls, received.committing(), pytest.raises(VetoError):
+        Book.objects.bulk_create([Book(title="n1"), Book(title="n2")])
+    assert len(calls) == 1
+    assert not Book.objects.exists()
+    assert not Note.objects.exists()
+    assert received.calls == []
+
+
+def test_no_before_signal_inside_suspended(books, received):
+    with before(pre_update_signal, veto) as calls, suspended():
+        Book.objects.update(stock=0)
+        Book.objects.bulk_update(books, ["title"])
+    assert calls == []
+
+
+def test_a_before_receiver_for_another_model_costs_nothing(books, received):
+    with before(pre_update_signal, veto, sender=Author) as calls, received.committing():
+        statements = sql_of(lambda: Book.objects.update(stock=F("stock") + 1))
+    assert calls == []
+    assert len(statements) == UPDATE_STATEMENTS[connection.vendor]
+
+
+def test_save_sends_the_row_as_last_saved_and_the_values_about_to_be_written(books, received):
+    book = Book.objects.get(pk=books[0].pk)
+    book.stock, book.title = 9, "renamed"
+    with before(pre_update_signal, nothing) as calls, received.committing():
+        book.save()
+    [call] = calls
+    [stored] = call["objects"]
+    assert stored == book
+    assert stored is not book
+    assert (stored.stock, stored.title) == (1, "a")
+    assert {name: call["values"][name] for name in ("stock", "title")} == {"stock": 9, "title": "renamed"}
+    assert call["in_transaction"]
+    assert received.only("update").objects == [ModifiedObject(book, {"stock": 1, "title": "a"})]
+
+
+def test_a_veto_of_save_or_create_writes_nothing_and_sends_nothing(books, received):
+    stored = table()
+    book = Book.objects.get(pk=books[1].pk)
+    book.stock = 50
+    with before(pre_update_signal, veto), before(pre_create_signal, veto, sender=Book), received.committing():
+        with pytest.raises(VetoError):
+            book.save()
+        with pytest.raises(VetoError):
+            Book.objects.create(title="new")
+    assert table() == stored
+    assert not Note.objects.exists()
+    assert received.calls == []
