@@ -78,3 +78,49 @@ def test_a_field_tracker_that_tracks_a_generated_field_is_a_warning():
     assert (warning.id, warning.obj) == ("bulk_tracker.W004", Gauge)
     assert warning.msg.startswith("testapp.Gauge.tracker tracks the generated field(s) doubled.")
     assert "FieldTracker(fields=[...])" in warning.hint
+
+
+@isolate_apps("testapp")
+def test_an_m2m_opt_in_that_cannot_be_honoured_is_an_error():
+    from bulk_tracker.checks import m2m_opt_in_errors
+    from bulk_tracker.models import BulkTrackerModel
+    from testapp.models import Label
+
+    class Typo(BulkTrackerModel):
+        labels = models.ManyToManyField(Label, related_name="+")
+        bulk_tracker_m2m = ("lables",)
+
+        class Meta:
+            app_label = "testapp"
+
+    class Untracked(models.Model):
+        labels = models.ManyToManyField(Label, related_name="+")
+        bulk_tracker_m2m = "__all__"
+
+        class Meta:
+            app_label = "testapp"
+
+    class OneString(BulkTrackerModel):
+        labels = models.ManyToManyField(Label, related_name="+")
+        bulk_tracker_m2m = "labels"
+
+        class Meta:
+            app_label = "testapp"
+
+    class Fine(BulkTrackerModel):
+        labels = models.ManyToManyField(Label, related_name="+")
+        bulk_tracker_m2m = ("labels",)
+
+        class Meta:
+            app_label = "testapp"
+
+    errors = m2m_opt_in_errors([Typo, Untracked, OneString, Fine])
+    assert [(e.id, e.obj) for e in errors] == [
+        ("bulk_tracker.E005", Typo),
+        ("bulk_tracker.E005", Untracked),
+        ("bulk_tracker.E005", OneString),
+    ]
+    assert "names 'lables'" in errors[0].msg
+    assert errors[0].hint == "Its many-to-many fields: labels."
+    assert "does not track" in errors[1].msg
+    assert "the string 'labels'" in errors[2].msg

@@ -245,8 +245,8 @@ def test_an_async_field_receiver_gets_only_its_rows(books, connect, received):
         ({"fields": "price"}, TypeError, "collection of field names"),
         ({"fields": {"price", 3}}, TypeError, "field names"),
         ({"fields": set()}, ValueError, "never be called"),
-        ({"fields": {"prize"}}, ValueError, "testapp.Book has no concrete field named 'prize'"),
-        ({"ignore": {"reviews"}}, ValueError, "no concrete field named 'reviews'"),
+        ({"fields": {"prize"}}, ValueError, "testapp.Book has no concrete or many-to-many field named 'prize'"),
+        ({"ignore": {"reviews"}}, ValueError, "no concrete or many-to-many field named 'reviews'"),
     ],
 )
 def test_bad_field_names_are_refused_and_nothing_is_connected(kwargs, error, message):

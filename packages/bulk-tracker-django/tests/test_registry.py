@@ -5,7 +5,9 @@ from django.apps import apps
 from django.db import models
 from django.db.migrations.serializer import Serializer
 from django.db.models.deletion import Collector
+from django.db.models.fields.related_descriptors import ManyToManyDescriptor
 from django.db.models.options import Options
+from django.db.models.signals import m2m_changed as django_m2m_changed
 from django.db.models.signals import post_delete as django_post_delete
 from django.test.utils import isolate_apps
 
@@ -15,7 +17,7 @@ from bulk_tracker.deletion import ReportingOnDelete
 from bulk_tracker.helper_objects import ModifiedObject
 from bulk_tracker.managers import BulkTrackerManager, BulkTrackerQuerySet
 from bulk_tracker.models import BulkTrackerModel
-from testapp.models import Author, Book, Crate, Critic, Note, PlainVolume, Publisher, Review, Shelf, Volume
+from testapp.models import Author, Book, Crate, Critic, Note, PlainVolume, Publisher, Record, Review, Shelf, Volume
 
 INSTALLED_COLLECTOR_DELETE = Collector.__dict__["delete"]  # test modules are imported after ready() installed
 INSTALLED_BASE_MANAGER = Options.__dict__["base_manager"]
@@ -68,20 +70,28 @@ def test_uninstall_restores_djangos_objects_exactly(capture_signals):
     assert Crate._meta.get_field("clerk").remote_field.on_delete is models.SET_NULL
     assert not any(isinstance(handler, ReportingOnDelete) for handler in on_delete_handlers().values())
     assert ReportingOnDelete not in Serializer._registry
-    django_delete, django_base_manager, django_handlers = (
+    assert ManyToManyDescriptor.__dict__["related_manager_cls"].func.__module__ == ManyToManyDescriptor.__module__
+    assert "bulk_tracker_original" not in vars(Record.labels.related_manager_cls.set)
+    django_delete, django_base_manager, django_handlers, django_m2m_managers = (
         Collector.__dict__["delete"],
         Options.__dict__["base_manager"],
         on_delete_handlers(),
+        ManyToManyDescriptor.__dict__["related_manager_cls"],
     )
     registry.install()
     assert Collector.__dict__["delete"] is not django_delete
     assert Options.__dict__["base_manager"] is not django_base_manager
     assert isinstance(Book._base_manager, BulkTrackerManager)
+    assert ManyToManyDescriptor.__dict__["related_manager_cls"] is not django_m2m_managers
+    assert "bulk_tracker_original" in vars(Record.labels.related_manager_cls.set)
     registry.uninstall()
     registry.uninstall()  # twice: nothing more to undo
     assert Collector.__dict__["delete"] is django_delete
     assert Options.__dict__["base_manager"] is django_base_manager
     assert type(Book._base_manager) is models.Manager
+    assert ManyToManyDescriptor.__dict__["related_manager_cls"] is django_m2m_managers
+    assert "bulk_tracker_original" not in vars(Record.labels.related_manager_cls.set)
+    assert not django_m2m_changed.has_listeners(Record.labels.through)
     handlers = on_delete_handlers()
     assert handlers.keys() == django_handlers.keys()
     assert all(handlers[field] is handler for field, handler in django_handlers.items())

@@ -8,6 +8,7 @@ from bulk_tracker_testing import (
     assert_changed,
     assert_created,
     assert_deleted,
+    assert_m2m_changed,
     assert_nothing_sent,
     assert_updated,
     describe,
@@ -143,3 +144,22 @@ def test_assert_changed_fails(captured, rows):
         f"Expected an update of testapp.Author pk={ann.pk}, none was reported.",
     ]
     assert all("\nCaptured: 3 signal call(s):\n" in m for m in messages)
+
+
+def test_assert_m2m_changed(capture_signals):
+    from testapp.models import Label, Record
+
+    a, b, c = (Label.objects.create(name=name) for name in "abc")
+    record = Record.objects.create(title="r")
+    record.labels.add(a, b)
+    with capture_signals() as captured:
+        record.labels.set([b, c])
+    captured.assert_m2m_changed(record, "labels", [a, b], [c.pk, b])  # objects or pks, any order
+    assert_m2m_changed(captured, record, "labels", {a.pk, b.pk}, {b.pk, c.pk})
+    message = failure(captured.assert_m2m_changed, record, "labels", [a], [b, c])
+    assert message.startswith(
+        f"Expected testapp.Record pk={record.pk}.labels: {frozenset({a.pk})!r} -> {frozenset({b.pk, c.pk})!r}, "
+        f"got {frozenset({a.pk, b.pk})!r} -> {frozenset({b.pk, c.pk})!r}."
+    )
+    with pytest.raises(TypeError, match=r"testapp\.Record\.title is not a many-to-many field"):
+        captured.assert_m2m_changed(record, "title", [], [])

@@ -12,6 +12,7 @@ class BulkTrackerConfig(AppConfig):
             base_manager,  # noqa: F401  (registers the tracked base manager)
             checks,  # noqa: F401  (registers the system checks E001, W002, W003, W004)
             deletion,  # noqa: F401  (registers the delete reporting)
+            m2m,  # noqa: F401  (registers the many-to-many reporting)
             registry,
         )
 

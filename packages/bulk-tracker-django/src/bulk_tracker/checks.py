@@ -137,3 +137,37 @@ def is_tracked_manager(manager: models.Manager[Any]) -> bool:
     from .managers import BulkTrackerQuerySet
 
     return issubclass(getattr(manager, "_queryset_class", object), BulkTrackerQuerySet)
+
+
+@register(Tags.models)
+def check_m2m_opt_in(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E005: ``bulk_tracker_m2m`` names a field that is not a many-to-many field, or the model is untracked."""
+    configs = app_configs or apps.get_app_configs()
+    return m2m_opt_in_errors(model for config in configs for model in config.get_models())
+
+
+def m2m_opt_in_errors(models_to_check: Iterable[type[models.Model]]) -> list[CheckMessage]:
+    """E005 for each model of ``models_to_check`` whose ``bulk_tracker_m2m`` cannot be honoured."""
+    messages: list[CheckMessage] = []
+    for model in models_to_check:
+        names = getattr(model, "bulk_tracker_m2m", ())
+        if not names:
+            continue
+        known = {f.name for f in model._meta.many_to_many}
+        if isinstance(names, str) and names != "__all__":
+            problem = f"is the string {names!r}: give a tuple of field names, or '__all__'"
+        elif not is_tracked(model):
+            problem = "is set on a model bulk_tracker does not track (no BulkTrackerModel or BulkTrackerManager)"
+        elif not isinstance(names, str) and (unknown := sorted(set(names) - known)):
+            problem = f"names {', '.join(map(repr, unknown))}, not a many-to-many field of the model"
+        else:
+            continue
+        messages.append(
+            Error(
+                f"{model._meta.label}.bulk_tracker_m2m {problem}.",
+                hint=f"Its many-to-many fields: {', '.join(sorted(known)) or 'none'}.",
+                obj=model,
+                id="bulk_tracker.E005",
+            )
+        )
+    return messages

@@ -44,7 +44,7 @@ class FieldFilter:
         keys = self._keys.get(model)
         if keys is None:
             counted = set()
-            for f in model._meta.concrete_fields:
+            for f in [*model._meta.concrete_fields, *model._meta.many_to_many]:
                 names = {f.name, f.attname} | ({"pk"} if f.primary_key else set())
                 if (self.fields is None or not names.isdisjoint(self.fields)) and names.isdisjoint(self.ignore):
                     counted |= names
@@ -120,10 +120,13 @@ def _names(argument: str, names: Iterable[str] | None) -> frozenset[str] | None:
 
 def _check_names(model: type[models.Model], spec: FieldFilter) -> None:
     """Each name a concrete field of ``model`` (by name, attname or ``pk``)."""
-    known = {"pk"} | {n for f in model._meta.concrete_fields for n in (f.name, f.attname)}
+    opts = model._meta
+    known = {"pk"} | {n for f in [*opts.concrete_fields, *opts.many_to_many] for n in (f.name, f.attname)}
     unknown = sorted((spec.fields or frozenset()) - known) + sorted(spec.ignore - known)
     if unknown:
-        raise ValueError(f"{model._meta.label} has no concrete field named {', '.join(map(repr, unknown))}.")
+        raise ValueError(
+            f"{model._meta.label} has no concrete or many-to-many field named {', '.join(map(repr, unknown))}."
+        )
 
 
 def _wrapper(receiver: Callable[..., Any], spec: FieldFilter, weak: bool) -> Callable[..., Any]:

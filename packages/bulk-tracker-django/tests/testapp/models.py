@@ -692,3 +692,25 @@ class Blob(BulkTrackerModel):
 
 class PlainBlob(models.Model):
     payload = models.BinaryField(default=b"")
+
+
+# test_m2m.py: many-to-many changes of a tracked model, beside a plain twin.
+
+
+class Label(models.Model):
+    name = models.CharField(max_length=30)
+
+
+class Record(BulkTrackerModel):
+    """Reports changes of ``labels`` (opted in), not of ``stickers``."""
+
+    title = models.CharField(max_length=30, default="")
+    labels = models.ManyToManyField(Label, related_name="records", blank=True)
+    stickers = models.ManyToManyField(Label, related_name="stuck_on", blank=True)
+
+    bulk_tracker_m2m = ("labels",)
+
+
+class PlainRecord(models.Model):
+    title = models.CharField(max_length=30, default="")
+    labels = models.ManyToManyField(Label, related_name="plain_records", blank=True)

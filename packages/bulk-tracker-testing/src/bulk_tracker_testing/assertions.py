@@ -138,5 +138,29 @@ def assert_changed(captured: CapturedSignals, instance: Model, field: str, old: 
         )
     last = changes[-1]
     actual_old, actual_new = changes[0].changed_values[field], getattr(last.instance, field)
+    if _is_many_to_many(model, field):  # related sets, compared as pks
+        actual_new = frozenset(actual_new.values_list("pk", flat=True))
+        old, new = _pks(old), _pks(new)
     if (actual_old, actual_new) != (old, new):
         _fail(f"Expected {where}.{field}: {old!r} -> {new!r}, got {actual_old!r} -> {actual_new!r}.", captured)
+
+
+def assert_m2m_changed(
+    captured: CapturedSignals, instance: Model, field: str, old: Iterable[Any], new: Iterable[Any]
+) -> None:
+    """Assert ``instance``'s many-to-many ``field`` was reported changed from the related ``old`` to ``new``.
+
+    ``old`` and ``new`` are related objects or their pks, in any order; ``new`` is compared with the
+    relation as it is now.
+    """
+    if not _is_many_to_many(type(instance), field):
+        raise TypeError(f"{type(instance)._meta.label}.{field} is not a many-to-many field.")
+    assert_changed(captured, instance, field, old, new)
+
+
+def _is_many_to_many(model: type[Model], field: str) -> bool:
+    return any(f.name == field for f in model._meta.many_to_many)
+
+
+def _pks(values: Iterable[Any]) -> frozenset[Any]:
+    return frozenset(value.pk if isinstance(value, Model) else value for value in values)

@@ -76,6 +76,10 @@ class CapturedSignals:
         __tracebackhide__ = True
         assertions.assert_changed(self, instance, field, old, new)
 
+    def assert_m2m_changed(self, instance: Model, field: str, old: Iterable[Any], new: Iterable[Any]) -> None:
+        __tracebackhide__ = True
+        assertions.assert_m2m_changed(self, instance, field, old, new)
+
     def __len__(self) -> int:
         return len(self.calls)
 
