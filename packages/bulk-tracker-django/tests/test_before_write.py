@@ -81,8 +81,11 @@ def test_update_sends_the_rows_about_to_change_and_the_values_as_given(books, re
     assert call["sender"] is Book
     assert call["using"] == "default"
     assert call["tracking_info_"] is info
-    assert call["values"] == {"stock": increment, "title": "x"}
-    assert call["values"]["stock"] is increment
+    assert call["values"] == {
+        books[0].pk: {"stock": increment, "title": "x"},
+        books[1].pk: {"stock": increment, "title": "x"},
+    }
+    assert call["values"][books[0].pk]["stock"] is increment
     assert call["objects"] == books[:2]
     assert [(b.title, b.stock, b.price, b.author_id) for b in call["objects"]] == [
         ("a", 1, Decimal("5.00"), books[0].author_id),
@@ -200,7 +203,9 @@ def test_save_sends_the_row_as_last_saved_and_the_values_about_to_be_written(boo
     assert stored == book
     assert stored is not book
     assert (stored.stock, stored.title) == (1, "a")
-    assert {name: call["values"][name] for name in ("stock", "title")} == {"stock": 9, "title": "renamed"}
+    [(pk, about)] = call["values"].items()
+    assert pk == book.pk
+    assert {name: about[name] for name in ("stock", "title")} == {"stock": 9, "title": "renamed"}
     assert call["in_transaction"]
     assert received.only("update").objects == [ModifiedObject(book, {"stock": 1, "title": "a"})]
 

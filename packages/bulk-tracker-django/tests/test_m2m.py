@@ -176,3 +176,25 @@ def test_the_async_methods_report_as_the_sync_ones(pair, labels, received):
         [{"labels": pks(*labels[:2])}],
         [{"labels": pks(*labels)}],
     ]
+
+
+def test_an_operation_that_failed_between_its_signals_leaves_nothing_for_the_next(
+    pair, labels, django_capture_on_commit_callbacks
+):
+    record, _ = pair
+    got: list[Any] = []
+
+    def on_labels(sender: Any, objects: Any, **kwargs: Any) -> None:
+        got.append([o.changed_values for o in objects])
+
+    post_update_signal.connect(on_labels, sender=Record, weak=False, dispatch_uid="test_m2m.failed")
+    try:
+        with pytest.raises(TypeError), transaction.atomic():
+            record.labels.add(labels[2], through_defaults={"no_such_field": 1})  # fails after pre_add
+    finally:
+        post_update_signal.disconnect(sender=Record, dispatch_uid="test_m2m.failed")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        record.labels.remove(labels[0])  # no receiver now: its pre_remove reads nothing
+    assert callbacks == []
+    assert got == []
+    assert relation(record) == [labels[1].pk]

@@ -161,16 +161,9 @@ def _on_m2m_changed(
     held = _open.get()
     key = (id(instance), sender)
     if action.startswith("pre_"):
-        change = held.get(sender) if held is not None else None
+        change = _opened(held, key, found, using, None if reverse else instance)
         if change is None:
-            declaring, f = found
-            if not wants(post_update_signal, declaring, [f.name]):
-                return
-            change = _Change(declaring, f, using, None if reverse else instance)
-            if held is not None:
-                held[sender] = change
-            else:
-                _pending[key] = change
+            return
         if action == "pre_clear" and reverse:
             change.read(None, instance.pk)
         else:
@@ -185,6 +178,25 @@ def _on_m2m_changed(
 
 # A change between its pre_* and post_* signal (outside set()), by id of the caller's object and through model.
 _pending: dict[tuple[int, Any], _Change] = {}
+
+
+def _opened(
+    held: dict[Any, _Change] | None, key: tuple[int, Any], found: Any, using: str, instance: models.Model | None
+) -> _Change | None:
+    """The change a ``pre_*`` signal belongs to: set()'s open one, or a new one; None if nobody wants it."""
+    if held is None:
+        _pending.pop(key, None)  # left by an operation that failed between its two signals
+    elif key[1] in held:
+        return held[key[1]]
+    declaring, f = found
+    if not wants(post_update_signal, declaring, [f.name]):
+        return None
+    change = _Change(declaring, f, using, instance)
+    if held is not None:
+        held[key[1]] = change
+    else:
+        _pending[key] = change
+    return change
 
 
 def _report(change: _Change) -> None:

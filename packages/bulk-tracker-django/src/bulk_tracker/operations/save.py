@@ -130,7 +130,7 @@ class Save(Operation[M, None]):
         stored = rows.copy_instance(self.instance)  # the row as saved last, from the recorded old values
         for name, value in self.old.items():
             setattr(stored, name, value)
-        return [Before(pre_update_signal, self.model, [stored], dict(self.before))]
+        return [Before(pre_update_signal, self.model, [stored], {stored.pk: dict(self.before)})]
 
     def write(self) -> None:
         token = _saving.set(self)

@@ -108,7 +108,8 @@ class Update(Operation[M, int]):
         self.moved = _new_pks(self.model, self.old, self.written, self.values)
 
     def before_write(self) -> list[Before]:
-        return [Before(pre_update_signal, self.model, self.before, dict(self.values))] if self.before else []
+        values = dict(self.values)  # one dict, the same for every row: what update() was given
+        return [Before(pre_update_signal, self.model, self.before, {row.pk: values for row in self.before})]
 
     def write(self) -> int:
         if self.in_one_statement:
