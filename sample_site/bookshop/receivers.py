@@ -11,7 +11,7 @@ from django.dispatch import receiver
 
 from bulk_tracker import suspended
 from bulk_tracker.helper_objects import ModifiedObject, TrackingInfo
-from bulk_tracker.signals import post_create_signal, post_delete_signal, post_update_signal
+from bulk_tracker.signals import post_create_signal, post_delete_signal, post_update_signal, pre_update_signal
 
 from .models import Author, Book, Category, Review
 
@@ -20,8 +20,19 @@ TRACKED = (Author, Book, Category, Review)
 ALL_SIGNALS = list(OPERATIONS)
 
 
+MAX_NEW_COPIES = 50
+
+
+class StockLimitError(ValueError):
+    """A write would give some book more than ``MAX_NEW_COPIES`` new copies at once: vetoed, nothing written."""
+
+
 def book_cache_key(pk: Any) -> str:
     return f"bookshop:book:{pk}"
+
+
+def was_price_key(pk: Any) -> str:
+    return f"bookshop:was:{pk}"
 
 
 def _user(info: TrackingInfo | None) -> Any:
@@ -88,3 +99,23 @@ def recount_books(authors: Any) -> None:
 def invalidate_book_cache(sender: type, objects: list[ModifiedObject[Book]], **kwargs: Any) -> None:
     """Drop the cached card of exactly the books that changed."""
     cache.delete_many([book_cache_key(obj.instance.pk) for obj in objects])
+
+
+@receiver(post_update_signal, sender=Book, fields={"price"}, dispatch_uid="bookshop.was_price")
+def remember_old_prices(sender: type, objects: list[ModifiedObject[Book]], **kwargs: Any) -> None:
+    """Only the books whose price changed: the page shows each one's previous price ("was 9.50")."""
+    cache.set_many({was_price_key(obj.pk): obj.changed_values["price"] for obj in objects}, timeout=None)
+
+
+@receiver(pre_update_signal, sender=Book, dispatch_uid="bookshop.stock_limit")
+def at_most_fifty_new_copies(
+    sender: type, objects: list[Book], values: dict[Any, dict[str, Any]], **kwargs: Any
+) -> None:
+    """A before-write veto: no book gets more than 50 new copies in one write; then nothing is written."""
+    for book in objects:
+        new = values[book.pk].get("stock")
+        if isinstance(new, int) and new - book.stock > MAX_NEW_COPIES:
+            added = new - book.stock
+            raise StockLimitError(
+                f"{book.title} would get {added} new copies, more than {MAX_NEW_COPIES}: nothing changed."
+            )

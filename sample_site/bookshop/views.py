@@ -15,12 +15,13 @@ from django.views.decorators.http import require_POST
 from . import operations
 from .forms import CsvImportForm, DeleteAuthorForm, RaisePricesForm, RestockForm
 from .models import AuditEntry, Author, Book
-from .receivers import book_cache_key
+from .receivers import StockLimitError, book_cache_key, was_price_key
 
 
 def _card(book: Book) -> dict[str, Any]:
-    """The cached part of a book's row; receivers drop it when exactly that book changes."""
-    return cache.get_or_set(book_cache_key(book.pk), lambda: {"cached_at": timezone.now()}, timeout=None)
+    """The cached part of a book's row (receivers drop it when exactly that book changes), and its old price."""
+    card = cache.get_or_set(book_cache_key(book.pk), lambda: {"cached_at": timezone.now()}, timeout=None)
+    return {**card, "was": cache.get(was_price_key(book.pk))}
 
 
 def _page(request: HttpRequest, invalid: forms.Form | None = None) -> HttpResponse:
@@ -72,7 +73,11 @@ def restock(request: HttpRequest) -> HttpResponse:
     form = RestockForm(request.POST)
     if not form.is_valid():
         return _page(request, form)
-    count = operations.restock(below=form.cleaned_data["below"], amount=form.cleaned_data["amount"])
+    try:
+        count = operations.restock(below=form.cleaned_data["below"], amount=form.cleaned_data["amount"])
+    except StockLimitError as error:  # vetoed by a pre_update_signal receiver
+        form.add_error("amount", str(error))
+        return _page(request, form)
     messages.success(request, f"bulk_update(): {count} books restocked.")
     return redirect("index")
 

@@ -7,7 +7,7 @@ from django.core.cache import cache
 
 from sample_site.bookshop.demo import add_demo_data
 from sample_site.bookshop.models import AuditEntry, Author, Book, Review
-from sample_site.bookshop.receivers import book_cache_key
+from sample_site.bookshop.receivers import book_cache_key, was_price_key
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +117,25 @@ def test_admin_edits_carry_the_signed_in_user(shop, admin_client, admin_user, ca
         {"price": ["14.40", "15.00"]},
         admin_user,
     )
+
+
+def test_a_restock_over_the_limit_is_vetoed_before_the_write(shop, client, capture_signals):
+    stock = dict(Book.objects.values_list("pk", "stock"))
+    with capture_signals() as captured:
+        response = client.post("/restock/", {"below": "3", "amount": "60"})
+    assert response.status_code == 400
+    assert "more than 50: nothing changed." in response.content.decode()
+    assert dict(Book.objects.values_list("pk", "stock")) == stock
+    captured.assert_nothing_sent()
+    assert not AuditEntry.objects.exists()
+
+
+def test_only_price_changes_reach_the_old_price_receiver(shop, client, django_capture_on_commit_callbacks):
+    dune = Book.objects.get(title="The Left Hand of Darkness")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/restock/", {"below": "10", "amount": "1"})
+    assert cache.get(was_price_key(dune.pk)) is None  # a stock change: not heard
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/raise-prices/", {"percent": "10"})
+    assert cache.get(was_price_key(dune.pk)) == Decimal("9.50")
+    assert "was 9.50" in client.get("/").content.decode()
