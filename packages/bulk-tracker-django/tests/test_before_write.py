@@ -15,7 +15,7 @@ from helpers import UPDATE_STATEMENTS, sql_of
 
 from bulk_tracker import TrackingInfo, suspended
 from bulk_tracker.helper_objects import ModifiedObject
-from bulk_tracker.signals import pre_create_signal, pre_update_signal
+from bulk_tracker.signals import pre_create_signal, pre_delete_signal, pre_update_signal
 from testapp.models import Author, Book, Note
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +36,7 @@ def before(signal: Signal, receiver: Callable[..., Any], sender: Any = Book) -> 
                 "sender": sender,
                 **kwargs,
                 "in_transaction": connection.in_atomic_block,
+                "pks": [obj.pk for obj in kwargs["objects"]],  # a delete sets them to None afterwards
                 "stored": sorted(Book.objects.values_list("pk", "stock")),
             }
         )
@@ -222,3 +223,58 @@ def test_a_veto_of_save_or_create_writes_nothing_and_sends_nothing(books, receiv
     assert table() == stored
     assert not Note.objects.exists()
     assert received.calls == []
+
+
+def test_delete_sends_the_rows_about_to_go_with_their_cascade(books, received):
+    from testapp.models import Review
+
+    reviews = [Review.objects.create(book=books[0], text="r1"), Review.objects.create(book=books[1], text="r2")]
+    with (
+        before(pre_delete_signal, nothing) as book_calls,
+        before(pre_delete_signal, nothing, sender=Review) as review_calls,
+        received.committing(),
+    ):
+        deleted = Author.objects.filter(name="Ann").delete()
+    assert deleted[0] == 5
+    [call] = book_calls
+    assert call["pks"] == [books[0].pk, books[1].pk]
+    assert [(b.title, b.price) for b in call["objects"]] == [("a", Decimal("5.00")), ("b", Decimal("7.00"))]
+    assert call["values"] is None
+    assert call["in_transaction"]
+    assert call["stored"] == [(books[0].pk, 1), (books[1].pk, 0), (books[2].pk, 3)]  # nothing deleted yet
+    assert [call["pks"] for call in review_calls] == [[r.pk for r in reviews]]
+    assert sorted(o.instance.pk for o in received.of("delete")[0].objects) == [books[0].author_id]
+
+
+def test_a_veto_of_delete_deletes_nothing_sets_nothing_and_sends_nothing(books, received):
+    from testapp.models import Critic, Review
+
+    critic = Critic.objects.create(name="c")
+    Review.objects.create(book=books[0], text="r", critic=critic)
+    stored = table()
+    with before(pre_delete_signal, veto) as calls, received.committing(), transaction.atomic():
+        with pytest.raises(VetoError):
+            Author.objects.all().delete()
+        with pytest.raises(VetoError):
+            books[2].delete()
+        assert Book.objects.count() == 3  # the caller's transaction is still usable
+    assert len(calls) == 2
+    assert table() == stored
+    assert Review.objects.get().critic == critic
+    assert not Note.objects.exists()
+    assert received.calls == []
+
+
+def test_a_fast_deleted_queryset_is_collected_for_a_before_receiver(books, received):
+    with before(pre_delete_signal, nothing) as calls, received.committing():
+        assert Book.objects.filter(stock__gte=1).delete() == (2, {"testapp.Book": 2})
+    assert [call["pks"] for call in calls] == [[books[0].pk, books[2].pk]]
+    assert sorted(o.instance.pk for o in received.only("delete").objects) == [books[0].pk, books[2].pk]
+
+
+def test_a_before_delete_receiver_for_another_model_leaves_djangos_delete(books, received):
+    ours = sql_of(lambda: Book.objects.filter(pk=books[0].pk).delete())
+    with before(pre_delete_signal, veto, sender=Author) as calls:
+        with_receiver = sql_of(lambda: Book.objects.filter(pk=books[1].pk).delete())
+    assert calls == []
+    assert [s.split(" WHERE")[0] for s in with_receiver] == [s.split(" WHERE")[0] for s in ours]

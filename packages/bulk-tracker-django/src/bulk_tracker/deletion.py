@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -51,10 +51,11 @@ from django.db.models.signals import pre_delete as django_pre_delete
 from bulk_tracker_core import ModifiedObject, TrackingInfo, current_tracking_info, is_suspended, values_equal
 
 from . import rows
-from .delivery import Delivery, delivered_after, schedule, wants
+from .delivery import Delivery, delivered_after, schedule, send_before_write, wants
+from .receivers import live_receivers
 from .registry import is_tracked, register_patch
 from .rows import pk_order
-from .signals import post_delete_signal, post_update_signal
+from .signals import post_delete_signal, post_update_signal, pre_delete_signal
 
 # --- deleted rows: Django's post_delete, grouped per Collector.delete() call ---------------------------
 
@@ -177,18 +178,16 @@ def _can_fast_delete(collector: Collector, objs: Any, from_field: Any = None) ->
 
 def _has_signal_listeners(collector: Collector, model: type[models.Model]) -> bool:
     """Django's answer, except where our bridge need not listen (inside ``suspended()``, or a fast delete
-    that reports its rows itself): then it is not a listener, and fast deletes stay fast."""
+    that reports its rows itself): then it is not a listener, and fast deletes stay fast. A
+    ``pre_delete_signal`` receiver is one: its rows must be collected to be shown to it."""
+    if _announces(model):
+        return True
     ignored = is_suspended() or _reads_what_it_deletes.get()
     if not ignored or not django_post_delete.has_listeners(model):
         return bool(_patch.django_has_signal_listeners(collector, model))
     return django_pre_delete.has_listeners(model) or any(
-        receiver is not _collect_deleted for receiver in _live_receivers(django_post_delete, model)
+        receiver is not _collect_deleted for receiver in live_receivers(django_post_delete, model)
     )
-
-
-def _live_receivers(signal: Any, sender: type[models.Model]) -> list[Any]:
-    live = signal._live_receivers(sender)  # Django 5.0+: (sync, async); 4.2: one list
-    return [*live[0], *live[1]] if isinstance(live, tuple) else list(live)
 
 
 def sync_bridges() -> None:
@@ -304,7 +303,7 @@ def _tracked_collector_delete(collector: Collector) -> Any:
     updates = pending.updates if pending is not None else []
     reported = [model for model in collector.data if _reports(model)]
     fast = [qs for qs in collector.fast_deletes if _reports(qs.model)]
-    if not updates and not reported and not fast:
+    if not updates and not reported and not fast and not any(_announces(model) for model in collector.data):
         return django_delete(collector)  # nothing of ours: exactly Django's delete
     using = collector.using
     run = _DeleteRun(using, current_tracking_info())
@@ -327,19 +326,39 @@ def _locked_delete(
     updates = pending.updates if pending is not None else []
     locks = connections[using].features.has_select_for_update
     stale = _rows_to_read(collector, reported, locks)
-    if not updates and not stale:
+    announced = [model for model in collector.data if _announces(model)]
+    if not updates and not stale and not announced:
         return django_delete(collector)  # Django's own statements; post_delete fills the run
+    vetoed: Exception | None = None
     with transaction.atomic(using=using, savepoint=False):
         gone = _read_rows(using, run, stale, updates if locks else [])
-        if updates:
-            # A row this delete also removes is reported deleted (with the values it had), not updated.
-            doomed = {_row_of(model, obj) for model, objs in collector.data.items() for obj in objs}
-            _report_updates(updates, pending.info if pending else None, using, doomed | gone, run)
-        return django_delete(collector)  # on_commit deliveries: dropped if this fails
+        try:
+            for model in announced:
+                send_before_write(pre_delete_signal, model, _by_pk(model, collector.data[model]), None, run.info, using)
+        except Exception as error:  # a veto: raised once the (unwritten) transaction is left
+            vetoed = error
+        else:
+            if updates:
+                # A row this delete also removes is reported deleted (with the values it had), not updated.
+                doomed = {_row_of(model, obj) for model, objs in collector.data.items() for obj in objs}
+                _report_updates(updates, pending.info if pending else None, using, doomed | gone, run)
+            result = django_delete(collector)  # on_commit deliveries: dropped if this fails
+    if vetoed is not None:
+        raise vetoed
+    return result
 
 
 def _reports(model: type[models.Model]) -> bool:
     return wants(post_delete_signal, model) and is_tracked(model)
+
+
+def _by_pk(model: type[models.Model], instances: Iterable[models.Model]) -> list[models.Model]:
+    key = model._meta.pk
+    return sorted(instances, key=lambda obj: pk_order(obj.pk, key))
+
+
+def _announces(model: type[models.Model]) -> bool:
+    return wants(pre_delete_signal, model) and is_tracked(model)
 
 
 def _returning_delete(queryset: models.QuerySet[Any], run: _DeleteRun, using: str) -> int:

@@ -191,6 +191,23 @@ def deliver(
         schedule(lambda: [delivery], using)
 
 
+def send_before_write(
+    signal: Signal,
+    model: type[models.Model],
+    objects: Sequence[Any],
+    values: Any,
+    tracking_info: TrackingInfo | None,
+    using: str,
+) -> None:
+    """Send a before-write ``signal`` now, in a savepoint on ``using``: a receiver that raises takes its own
+    writes with it, and the exception (a veto) reaches the caller. Always ``Signal.send``. No objects: nothing.
+    """
+    if not objects:
+        return
+    with transaction.atomic(using=using):
+        signal.send(sender=model, objects=list(objects), values=values, tracking_info_=tracking_info, using=using)
+
+
 @contextmanager
 def delivered_after(using: str) -> Iterator[None]:
     """Around a write that may commit a transaction of its own on ``using`` (autocommit).

@@ -18,7 +18,6 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import django
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
@@ -96,14 +95,17 @@ def wants_fields(signal: Signal, model: type[models.Model], written: Iterable[st
         except FieldDoesNotExist:
             continue
         names.update(n for n in (f.name, getattr(f, "attname", None)) if n)
-    live = signal._live_receivers(model)
-    if django.VERSION >= (5, 0):
-        live = [*live[0], *live[1]]
-    for receiver in live:
+    for receiver in live_receivers(signal, model):
         spec = getattr(receiver, "bulk_tracker_filter", None)
         if spec is None or not spec.keys(model).isdisjoint(names):
             return True
     return False
+
+
+def live_receivers(signal: Signal, sender: Any) -> list[Any]:
+    """The receivers ``signal.send(sender)`` would call now, sync and async (Django's own resolution)."""
+    live = signal._live_receivers(sender)  # Django 5.0+: (sync, async); 4.2: one list
+    return [*live[0], *live[1]] if isinstance(live, tuple) else list(live)
 
 
 def _names(argument: str, names: Iterable[str] | None) -> frozenset[str] | None:

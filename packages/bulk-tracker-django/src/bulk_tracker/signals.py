@@ -72,6 +72,7 @@ post_update_signal = _UpdateSignal()
 # Before the write, inside its transaction: ``def r(sender, objects, values, tracking_info_, using, **kwargs)``.
 pre_create_signal = Signal()
 pre_update_signal = Signal()
+pre_delete_signal = Signal()
 
 post_delete_signal = _DeleteSignal()
 SIGNALS: dict[ChangeKind, Signal] = {
@@ -180,6 +181,7 @@ __all__ = [
     "post_delete_signal",
     "post_update_signal",
     "pre_create_signal",
+    "pre_delete_signal",
     "pre_update_signal",
     "send_post_create_signal",
     "send_post_delete_signal",

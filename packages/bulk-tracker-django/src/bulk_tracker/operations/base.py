@@ -36,7 +36,7 @@ from django.dispatch import Signal
 
 from bulk_tracker_core import ModifiedObject, TrackingInfo
 
-from ..delivery import deliver, delivered_after
+from ..delivery import deliver, delivered_after, send_before_write
 
 M = TypeVar("M", bound=models.Model)
 R = TypeVar("R")
@@ -123,13 +123,4 @@ class Operation(ABC, Generic[M, R]):
 
     def _send_before(self) -> None:
         for before in self.before_write():
-            if not before.objects:
-                continue
-            with transaction.atomic(using=self.alias):  # a vetoing receiver's own writes go with its veto
-                before.signal.send(
-                    sender=before.model,
-                    objects=list(before.objects),
-                    values=before.values,
-                    tracking_info_=self.info,
-                    using=self.alias,
-                )
+            send_before_write(before.signal, before.model, before.objects, before.values, self.info, self.alias)
