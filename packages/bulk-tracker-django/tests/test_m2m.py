@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import transaction
+from django.db.models.signals import m2m_changed
 from helpers import sql_of
 
 from bulk_tracker import TrackingInfo, suspended, tracking
@@ -198,3 +201,56 @@ def test_an_operation_that_failed_between_its_signals_leaves_nothing_for_the_nex
     assert callbacks == []
     assert got == []
     assert relation(record) == [labels[1].pk]
+
+
+@pytest.mark.parametrize("side", ["forward", "reverse"])
+def test_a_remove_by_pk_given_as_a_string_is_reported(pair, labels, received, side):
+    record, _ = pair
+    with received.committing():
+        if side == "forward":
+            record.labels.remove(str(labels[0].pk))  # Django accepts raw ids as given
+        else:
+            labels[0].records.remove(str(record.pk))
+    assert relation(record) == [labels[1].pk]
+    assert received.only("update").objects == [ModifiedObject(record, {"labels": pks(*labels[:2])})]
+
+
+def test_an_operation_nested_in_a_users_m2m_changed_receiver_keeps_the_outer_one(pair, labels, received):
+    record, _ = pair
+
+    def also_drop_a(sender: Any, instance: Any, action: str, **kwargs: Any) -> None:
+        if action == "pre_add" and isinstance(instance, Record):
+            instance.labels.remove(labels[0])
+
+    m2m_changed.connect(also_drop_a, sender=Record.labels.through, dispatch_uid="test_m2m.nested")
+    try:
+        with received.committing():
+            record.labels.add(labels[2])
+    finally:
+        m2m_changed.disconnect(sender=Record.labels.through, dispatch_uid="test_m2m.nested")
+    assert relation(record) == [labels[1].pk, labels[2].pk]
+    # The inner remove, then the outer add, each with the set it found when it began.
+    assert [[o.changed_values for o in call.objects] for call in received.of("update")] == [
+        [{"labels": pks(*labels[:2])}],
+        [{"labels": pks(*labels[:2])}],
+    ]
+
+
+def test_a_failed_operation_does_not_keep_the_instance_alive(labels, received):
+    with suspended():  # no create delivery waiting for the test's commit with it
+        record = Record.objects.create(title="r")
+
+    def refuse(sender: Any, action: str, **kwargs: Any) -> None:
+        if action == "pre_add":
+            raise RuntimeError("refused")
+
+    m2m_changed.connect(refuse, sender=Record.labels.through, dispatch_uid="test_m2m.refuse")
+    try:
+        with pytest.raises(RuntimeError):
+            record.labels.add(labels[0])
+    finally:
+        m2m_changed.disconnect(sender=Record.labels.through, dispatch_uid="test_m2m.refuse")
+    alive = weakref.ref(record)
+    del record
+    gc.collect()
+    assert alive() is None

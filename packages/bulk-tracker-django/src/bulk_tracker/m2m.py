@@ -16,6 +16,7 @@ Installed by :mod:`bulk_tracker.registry`.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
-from django.db import models, router, transaction
+from django.core.exceptions import ValidationError
+from django.db import connections, models, router, transaction
 from django.db.models.fields.related_descriptors import ManyToManyDescriptor
 from django.db.models.signals import m2m_changed
 from django.utils.functional import cached_property
@@ -127,7 +129,25 @@ class _Loader:
 
 def _columns(field: Any) -> tuple[str, str]:
     """The through model's attnames pointing at the declaring model's row and at the related row."""
-    return f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
+    source, other = _foreign_keys(field)
+    return source.attname, other.attname
+
+
+def _foreign_keys(field: Any) -> tuple[Any, Any]:
+    """The through model's foreign keys to the declaring model and to the related model."""
+    opts = field.remote_field.through._meta
+    return opts.get_field(field.m2m_field_name()), opts.get_field(field.m2m_reverse_field_name())
+
+
+def _as_stored(key: Any, values: Iterable[Any]) -> set[Any]:
+    """``values`` (Django passes ``remove("3")``'s ids as given) as the through column ``key`` holds them."""
+    converted = set()
+    for value in values:
+        try:
+            converted.add(key.target_field.to_python(value))
+        except (TypeError, ValueError, ValidationError):
+            converted.add(value)  # Django's own error follows
+    return converted
 
 
 # The operation in progress, by through model: set() keeps one open across its remove and add.
@@ -160,34 +180,46 @@ def _on_m2m_changed(
         return
     held = _open.get()
     key = (id(instance), sender)
+    source, other = _foreign_keys(found[1])
+    given = _as_stored(source if reverse else other, pk_set or ())
+    block = _block(using)
     if action.startswith("pre_"):
-        change = _opened(held, key, found, using, None if reverse else instance)
+        change = _opened(held, block, key, found, using, None if reverse else instance)
         if change is None:
             return
         if action == "pre_clear" and reverse:
             change.read(None, instance.pk)
         else:
-            change.read(pk_set if reverse else [instance.pk])
+            change.read(given if reverse else [instance.pk])
         return
-    change = held.get(sender) if held is not None else _pending.pop(key, None)
+    if held is not None:
+        change = held.get(sender)
+    else:
+        change = _pending.get(block, {}).pop(key, None) if block is not None else None
     if change is not None:
-        change.apply(action, instance.pk, reverse, set(pk_set or ()))
+        change.apply(action, instance.pk, reverse, given)
         if held is None:
             _report(change)
 
 
-# A change between its pre_* and post_* signal (outside set()), by id of the caller's object and through model.
-_pending: dict[tuple[int, Any], _Change] = {}
+# A change between its pre_* and post_* signal (outside set()), kept on the innermost atomic block, which
+# Django opens for the operation: a change whose operation failed goes with its block.
+_pending: weakref.WeakKeyDictionary[Any, dict[tuple[int, Any], _Change]] = weakref.WeakKeyDictionary()
+
+
+def _block(using: str) -> Any:
+    blocks = connections[using].atomic_blocks
+    return blocks[-1] if blocks else None
 
 
 def _opened(
-    held: dict[Any, _Change] | None, key: tuple[int, Any], found: Any, using: str, instance: models.Model | None
+    held: dict[Any, _Change] | None, block: Any, key: tuple[int, Any], found: Any, using: str, instance: Any
 ) -> _Change | None:
     """The change a ``pre_*`` signal belongs to: set()'s open one, or a new one; None if nobody wants it."""
-    if held is None:
-        _pending.pop(key, None)  # left by an operation that failed between its two signals
-    elif key[1] in held:
+    if held is not None and key[1] in held:
         return held[key[1]]
+    if held is None and block is None:
+        return None  # Django sends these inside its atomic block; not there, nothing to pair them with
     declaring, f = found
     if not wants(post_update_signal, declaring, [f.name]):
         return None
@@ -195,7 +227,7 @@ def _opened(
     if held is not None:
         held[key[1]] = change
     else:
-        _pending[key] = change
+        _pending.setdefault(block, {})[key] = change
     return change
 
 
