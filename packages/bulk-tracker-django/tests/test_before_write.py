@@ -278,3 +278,65 @@ def test_a_before_delete_receiver_for_another_model_leaves_djangos_delete(books,
         with_receiver = sql_of(lambda: Book.objects.filter(pk=books[1].pk).delete())
     assert calls == []
     assert [s.split(" WHERE")[0] for s in with_receiver] == [s.split(" WHERE")[0] for s in ours]
+
+
+def test_a_new_instance_saved_over_an_existing_row_is_announced_as_an_update(books, received):
+    with (
+        before(pre_update_signal, nothing) as updates,
+        before(pre_create_signal, nothing) as creates,
+        received.committing(),
+    ):
+        Book(pk=books[0].pk, title="over", price=Decimal("1.00"), stock=1, author=books[0].author).save()
+        Book(pk=10**6, title="new", price=Decimal("1.00")).save()  # no such row: an insert
+    assert [call["pks"] for call in updates] == [[books[0].pk]]
+    assert (updates[0]["objects"][0].title, updates[0]["objects"][0].price) == ("a", Decimal("5.00"))
+    assert updates[0]["values"][books[0].pk]["title"] == "over"
+    assert [call["pks"] for call in creates] == [[10**6]]
+    assert [call.kind for call in received.calls] == ["update", "create"]
+
+
+def test_a_veto_stops_a_new_instance_saved_over_an_existing_row(books, received):
+    stored = table()
+    with before(pre_update_signal, veto), received.committing(), pytest.raises(VetoError):
+        Book(pk=books[0].pk, title="over", price=Decimal("0.00"), author=books[0].author).save()
+    assert table() == stored
+    assert received.calls == []
+
+
+def test_save_with_no_update_fields_sends_nothing_as_django_writes_nothing(books, received):
+    book = Book.objects.get(pk=books[0].pk)
+    book.title = "unsaved"
+    with before(pre_update_signal, veto) as calls, received.committing():
+        assert sql_of(lambda: book.save(update_fields=[])) == []
+    assert calls == []
+    assert received.calls == []
+
+
+def test_save_with_update_fields_from_a_generator_writes_them(books, received):
+    book = Book.objects.get(pk=books[0].pk)
+    book.title, book.stock = "renamed", 9
+    with before(pre_update_signal, nothing) as calls, received.committing():
+        book.save(update_fields=(name for name in ["title"]))
+    assert Book.objects.values_list("title", "stock").get(pk=book.pk) == ("renamed", 1)
+    assert [call["pks"] for call in calls] == [[book.pk]]
+    assert received.only("update").objects == [ModifiedObject(book, {"title": "a"})]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_veto_anywhere_in_a_cascade_takes_every_before_receivers_writes_with_it():
+    author = Author.objects.create(name="Ann")
+    Book.objects.create(title="a", author=author)
+
+    def log_authors(sender: Any, objects: Any, **kwargs: Any) -> None:
+        Note.objects.create(text=f"about to delete {len(objects)} authors")
+
+    pre_delete_signal.connect(log_authors, sender=Author, weak=False, dispatch_uid="test_before_write.log")
+    pre_delete_signal.connect(veto, sender=Book, weak=False, dispatch_uid="test_before_write.veto")
+    try:
+        with pytest.raises(VetoError):
+            author.delete()  # autocommit: the delete's own transaction
+    finally:
+        pre_delete_signal.disconnect(sender=Author, dispatch_uid="test_before_write.log")
+        pre_delete_signal.disconnect(sender=Book, dispatch_uid="test_before_write.veto")
+    assert (Author.objects.count(), Book.objects.count()) == (1, 1)
+    assert not Note.objects.exists()

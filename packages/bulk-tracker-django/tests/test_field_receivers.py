@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import weakref
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -11,10 +13,11 @@ import pytest
 from django.db import models
 from django.db.models import Case, F, Value, When
 from django.dispatch import receiver
+from django.dispatch.dispatcher import _make_id
 from django.utils import timezone
 from helpers import sql_of
 
-from bulk_tracker import suspended
+from bulk_tracker import receivers, suspended
 from bulk_tracker.helper_objects import ModifiedObject
 from bulk_tracker.signals import post_update_signal
 from testapp.models import Author, Book, Desk, Jotting
@@ -256,3 +259,44 @@ def test_bad_field_names_are_refused_and_nothing_is_connected(kwargs, error, mes
     with pytest.raises(error, match=message):
         post_update_signal.connect(on_update, sender=Book, **kwargs)
     assert post_update_signal.disconnect(on_update, sender=Book) is False
+
+
+@dataclass
+class Audit:
+    """Equal by value, so unhashable: Django connects its bound methods all the same."""
+
+    name: str
+    seen: list[int] = field(default_factory=list)
+
+    def on_price(self, sender: Any, objects: list[Any], **kwargs: Any) -> None:
+        self.seen.extend(o.pk for o in objects)
+
+
+def test_receivers_of_equal_or_unhashable_objects_live_and_die_each_on_its_own(books, received):
+    first, second = Audit("same"), Audit("same")  # equal, unhashable
+    post_update_signal.connect(first.on_price, sender=Book, fields={"price"})
+    post_update_signal.connect(second.on_price, sender=Book, fields={"price"})
+    del first
+    gc.collect()
+    try:
+        with received.committing():
+            Book.objects.filter(pk=books[0].pk).update(price=Decimal("1.00"))
+    finally:
+        post_update_signal.disconnect(second.on_price, sender=Book)
+    assert second.seen == [books[0].pk]
+
+
+def test_disconnect_lets_go_of_the_wrapper_and_a_second_connect_adds_none(books, received):
+    def on_price(sender: Any, objects: list[Any], **kwargs: Any) -> None:
+        calls.append(len(objects))
+
+    calls: list[int] = []
+    post_update_signal.connect(on_price, sender=Book, fields={"price"})
+    post_update_signal.connect(on_price, sender=Book, fields={"stock"})  # ignored, as Django ignores it
+    wrapper = weakref.ref(receivers._connected(post_update_signal, (_make_id(on_price), _make_id(Book))))
+    with received.committing():
+        Book.objects.update(price=Decimal("3.00"), stock=5)
+    assert post_update_signal.disconnect(on_price, sender=Book) is True
+    gc.collect()
+    assert wrapper() is None
+    assert calls == [3]

@@ -51,7 +51,7 @@ from django.db.models.signals import pre_delete as django_pre_delete
 from bulk_tracker_core import ModifiedObject, TrackingInfo, current_tracking_info, is_suspended, values_equal
 
 from . import rows
-from .delivery import Delivery, delivered_after, schedule, send_before_write, wants
+from .delivery import Before, Delivery, delivered_after, schedule, send_before_write, wants
 from .receivers import live_receivers
 from .registry import is_tracked, register_patch
 from .rows import pk_order
@@ -333,8 +333,8 @@ def _locked_delete(
     with transaction.atomic(using=using, savepoint=False):
         gone = _read_rows(using, run, stale, updates if locks else [])
         try:
-            for model in announced:
-                send_before_write(pre_delete_signal, model, _by_pk(model, collector.data[model]), None, run.info, using)
+            befores = [Before(pre_delete_signal, m, _by_pk(m, collector.data[m]), None) for m in announced]
+            send_before_write(befores, run.info, using)
         except Exception as error:  # a veto: raised once the (unwritten) transaction is left
             vetoed = error
         else:

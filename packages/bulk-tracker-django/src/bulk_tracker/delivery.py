@@ -191,21 +191,33 @@ def deliver(
         schedule(lambda: [delivery], using)
 
 
-def send_before_write(
-    signal: Signal,
-    model: type[models.Model],
-    objects: Sequence[Any],
-    values: Any,
-    tracking_info: TrackingInfo | None,
-    using: str,
-) -> None:
-    """Send a before-write ``signal`` now, in a savepoint on ``using``: a receiver that raises takes its own
-    writes with it, and the exception (a veto) reaches the caller. Always ``Signal.send``. No objects: nothing.
+@dataclass(frozen=True)
+class Before:
+    """One before-write signal call: ``signal`` for the rows ``objects`` of ``model``, about to get ``values``."""
+
+    signal: Signal
+    model: type[models.Model]
+    objects: Sequence[Any]
+    values: Any
+
+
+def send_before_write(befores: Iterable[Before], tracking_info: TrackingInfo | None, using: str) -> None:
+    """Send the before-write signals of one write now, in one savepoint on ``using``: a receiver that raises
+    (a veto) takes every receiver's writes of the write with it, and its exception reaches the caller.
+    Always ``Signal.send``. A call without objects is not made.
     """
-    if not objects:
+    calls = [before for before in befores if before.objects]
+    if not calls:
         return
     with transaction.atomic(using=using):
-        signal.send(sender=model, objects=list(objects), values=values, tracking_info_=tracking_info, using=using)
+        for before in calls:
+            before.signal.send(
+                sender=before.model,
+                objects=list(before.objects),
+                values=before.values,
+                tracking_info_=tracking_info,
+                using=using,
+            )
 
 
 @contextmanager

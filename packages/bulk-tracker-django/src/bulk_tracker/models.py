@@ -117,6 +117,9 @@ class BulkTrackerModel(models.Model):
         """
         args, tracking_info_ = _positional_info("save", args, tracking_info_)
         info = resolve_tracking_info(tracking_info_)
+        fields = kwargs.get("update_fields")
+        if fields is not None and not isinstance(fields, Collection):
+            kwargs["update_fields"] = tuple(fields)  # a generator: read once, here, for us and for Django
         Save(self, args, kwargs, info, lambda: super(BulkTrackerModel, self).save(*args, **kwargs)).run()
 
     save.alters_data = True  # type: ignore[attr-defined]

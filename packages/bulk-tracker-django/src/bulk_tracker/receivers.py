@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import inspect
 import weakref
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +23,8 @@ from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.dispatch import Signal
+from django.dispatch.dispatcher import _make_id
 from django.utils.inspect import func_accepts_kwargs
-
-# Wrappers kept alive by the receiver they call: by the function, or by a bound method's instance.
-_kept: weakref.WeakKeyDictionary[Any, list[Callable[..., Any]]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -74,15 +73,39 @@ def connect_filtered(
     spec = FieldFilter(_names("fields", fields), _names("ignore", ignore) or frozenset())
     if isinstance(sender, type) and issubclass(sender, models.Model):
         _check_names(sender, spec)
-    wrapper = _wrapper(receiver, spec, weak)
-    if weak:
-        owner = receiver.__self__ if inspect.ismethod(receiver) else receiver
-        _kept.setdefault(owner, []).append(wrapper)
     # Keyed as the receiver would be: disconnect(receiver, sender) finds the wrapper.
-    key = dispatch_uid or (
-        (id(receiver.__self__), id(receiver.__func__)) if inspect.ismethod(receiver) else id(receiver)
-    )
+    key = dispatch_uid or _make_id(receiver)
+    if _connected(signal, (key, _make_id(sender))) is not None:
+        return  # as Django ignores a second connect of one receiver and sender
+    wrapper = _wrapper(receiver, spec, weak)
+    if weak:  # the wrapper lives as long as the receiver (by identity: the owner need not be hashable)
+        owner = receiver.__self__ if inspect.ismethod(receiver) else receiver
+        wrapper.bulk_tracker_keeper = weakref.finalize(owner, _released, wrapper)  # type: ignore[attr-defined]
     Signal.connect(signal, wrapper, sender=sender, weak=weak, dispatch_uid=key)
+
+
+@contextmanager
+def releasing_filtered(signal: Signal, receiver: Any, sender: Any, dispatch_uid: Any) -> Iterator[None]:
+    """Around ``disconnect()``: the wrapper connected under that key, if one of ours, is let go of after it."""
+    key = dispatch_uid or _make_id(receiver)
+    wrapper = _connected(signal, (key, _make_id(sender)))  # alive until Django has removed it
+    yield
+    keeper = getattr(wrapper, "bulk_tracker_keeper", None)
+    if keeper is not None:
+        keeper.detach()
+
+
+def _connected(signal: Signal, lookup_key: Any) -> Any:
+    """The receiver connected under Django's ``lookup_key``, dereferenced; None if none is."""
+    for entry in signal.receivers:
+        if entry[0] == lookup_key:
+            target = entry[1]
+            return target() if isinstance(target, weakref.ReferenceType) else target
+    return None
+
+
+def _released(wrapper: Any) -> None:
+    """The receiver is gone: nothing to do, the wrapper it kept alive goes with it."""
 
 
 def wants_fields(signal: Signal, model: type[models.Model], written: Iterable[str]) -> bool:

@@ -16,7 +16,7 @@ from django.dispatch import Signal
 from bulk_tracker_core import ChangeKind, ModifiedObject, TrackingInfo, changed_fields, resolve_tracking_info
 
 from .delivery import deliver, wants
-from .receivers import connect_filtered
+from .receivers import connect_filtered, releasing_filtered
 
 
 class _DeleteSignal(Signal):
@@ -64,6 +64,10 @@ class _UpdateSignal(Signal):
             super().connect(receiver, sender, weak, dispatch_uid)
         else:
             connect_filtered(self, receiver, sender, weak, dispatch_uid, fields, ignore)
+
+    def disconnect(self, receiver: Any = None, sender: Any = None, dispatch_uid: Any = None) -> bool:
+        with releasing_filtered(self, receiver, sender, dispatch_uid):
+            return super().disconnect(receiver, sender, dispatch_uid)
 
 
 post_create_signal = Signal()

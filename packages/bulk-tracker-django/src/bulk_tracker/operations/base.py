@@ -36,7 +36,7 @@ from django.dispatch import Signal
 
 from bulk_tracker_core import ModifiedObject, TrackingInfo
 
-from ..delivery import deliver, delivered_after, send_before_write
+from ..delivery import Before, deliver, delivered_after, send_before_write
 
 M = TypeVar("M", bound=models.Model)
 R = TypeVar("R")
@@ -49,16 +49,6 @@ class Report:
     signal: Signal
     model: type[models.Model]
     objects: Sequence[ModifiedObject[Any]]
-
-
-@dataclass(frozen=True)
-class Before:
-    """One before-write signal call: ``signal`` for the rows ``objects`` of ``model``, about to get ``values``."""
-
-    signal: Signal
-    model: type[models.Model]
-    objects: Sequence[models.Model]
-    values: Any
 
 
 class Operation(ABC, Generic[M, R]):
@@ -122,5 +112,4 @@ class Operation(ABC, Generic[M, R]):
         return result
 
     def _send_before(self) -> None:
-        for before in self.before_write():
-            send_before_write(before.signal, before.model, before.objects, before.values, self.info, self.alias)
+        send_before_write(self.before_write(), self.info, self.alias)

@@ -21,7 +21,7 @@ reported by the queryset's ``create()``, as for ``get_or_create()``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager, nullcontext, suppress
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -94,12 +94,15 @@ class Save(Operation[M, None]):
 
     def plan(self) -> bool:
         model = self.model
-        self.overwrites = (
-            self.creating and wants(post_update_signal, model) and _may_overwrite_a_row(self.instance, self.options)
-        )
         update_fields = self.options.get("update_fields")
-        written = None if self.creating or update_fields is None else list(update_fields)
-        self.announced = wants(pre_create_signal if self.creating else pre_update_signal, model)
+        if update_fields is not None and isinstance(update_fields, Collection) and not update_fields:
+            return False  # Django's save(update_fields=[]) writes and sends nothing
+        updates = wants(post_update_signal, model) or wants(pre_update_signal, model)
+        self.overwrites = self.creating and updates and _may_overwrite_a_row(self.instance, self.options)
+        written = list(update_fields) if not self.creating and isinstance(update_fields, Collection) else None
+        self.announced = wants(pre_create_signal if self.creating else pre_update_signal, model) or (
+            self.overwrites and wants(pre_update_signal, model)
+        )
         reported = post_update_signal if self.overwrites or not self.creating else post_create_signal
         if not (self.announced or wants(reported, model, written)):
             return False
@@ -125,7 +128,7 @@ class Save(Operation[M, None]):
     def before_write(self) -> list[Before]:
         if not self.announced:
             return []
-        if self.creating:
+        if self.creating and not (self.overwrites and self.old):  # a new row (an overwrite finds its row)
             return [Before(pre_create_signal, self.model, [self.instance], None)]
         stored = rows.copy_instance(self.instance)  # the row as saved last, from the recorded old values
         for name, value in self.old.items():
