@@ -254,3 +254,59 @@ def test_a_failed_operation_does_not_keep_the_instance_alive(labels, received):
     del record
     gc.collect()
     assert alive() is None
+
+
+def test_deleting_a_related_row_reports_every_row_that_had_it(labels, received):
+    one, two, three = (Record.objects.create(title=t) for t in ("1", "2", "3"))
+    one.labels.add(labels[0], labels[1])
+    two.labels.add(labels[0])
+    three.labels.add(labels[2])
+    plain = PlainRecord.objects.create(title="p")
+    plain.labels.add(labels[0])
+    a, b = pks(labels[0]), pks(labels[1])
+    with received.committing():
+        labels[0].delete()  # Django cascades to both through tables, and sends no m2m_changed
+    assert received.only("update").objects == [
+        ModifiedObject(one, {"labels": a | b}),
+        ModifiedObject(two, {"labels": a}),
+    ]
+    assert relation(one) == [labels[1].pk]
+    assert relation(two) == []
+    assert relation(plain) == []
+
+
+def test_deleting_a_queryset_of_related_rows_and_the_declaring_rows(labels, received):
+    one, two = Record.objects.create(title="1"), Record.objects.create(title="2")
+    one.labels.add(*labels)
+    two.labels.add(labels[0])
+    every, first = pks(*labels), pks(labels[0])
+    with received.committing():
+        Label.objects.filter(pk__in=[labels[0].pk, labels[1].pk]).delete()
+        Record.objects.filter(pk=two.pk).delete()  # its own through rows go: reported deleted, not changed
+    calls = received.calls
+    assert [(c.kind, c.sender) for c in calls] == [("update", Record), ("delete", Record)]
+    assert calls[0].objects == [
+        ModifiedObject(one, {"labels": every}),
+        ModifiedObject(two, {"labels": first}),
+    ]
+    assert [o.pk for o in calls[1].objects] == [two.pk]
+
+
+def test_deleting_a_related_row_with_no_receiver_is_djangos_delete(labels):
+    record = Record.objects.create(title="r")
+    record.labels.add(labels[0], labels[1])
+    ours = sql_of(labels[0].delete)
+    with suspended():
+        django_sql = sql_of(labels[1].delete)
+    assert [s.split(" WHERE")[0] for s in ours] == [s.split(" WHERE")[0] for s in django_sql]
+
+
+def test_a_delete_straight_from_the_through_table_is_reported(pair, labels, received):
+    record, plain = pair
+    through = Record.labels.through
+    with received.committing():
+        ours = through.objects.filter(label=labels[0]).delete()
+    theirs = PlainRecord.labels.through.objects.filter(label=labels[0]).delete()
+    assert ours == (theirs[0], {"testapp.Record_labels": theirs[1]["testapp.PlainRecord_labels"]})
+    assert relation(record) == relation(plain) == [labels[1].pk]
+    assert received.only("update").objects == [ModifiedObject(record, {"labels": pks(*labels[:2])})]

@@ -50,7 +50,7 @@ from django.db.models.signals import pre_delete as django_pre_delete
 
 from bulk_tracker_core import ModifiedObject, TrackingInfo, current_tracking_info, is_suspended, values_equal
 
-from . import rows
+from . import m2m, rows
 from .delivery import Before, Delivery, delivered_after, schedule, send_before_write, wants
 from .receivers import live_receivers
 from .registry import is_tracked, register_patch
@@ -303,7 +303,8 @@ def _tracked_collector_delete(collector: Collector) -> Any:
     updates = pending.updates if pending is not None else []
     reported = [model for model in collector.data if _reports(model)]
     fast = [qs for qs in collector.fast_deletes if _reports(qs.model)]
-    if not updates and not reported and not fast and not any(_announces(model) for model in collector.data):
+    announces = any(_announces(model) for model in collector.data)
+    if not updates and not reported and not fast and not announces and not m2m.cascades_to_relations(collector):
         return django_delete(collector)  # nothing of ours: exactly Django's delete
     using = collector.using
     run = _DeleteRun(using, current_tracking_info())
@@ -327,7 +328,8 @@ def _locked_delete(
     locks = connections[using].features.has_select_for_update
     stale = _rows_to_read(collector, reported, locks)
     announced = [model for model in collector.data if _announces(model)]
-    if not updates and not stale and not announced:
+    relations = m2m.cascades_to_relations(collector)
+    if not updates and not stale and not announced and not relations:
         return django_delete(collector)  # Django's own statements; post_delete fills the run
     vetoed: Exception | None = None
     with transaction.atomic(using=using, savepoint=False):
@@ -342,7 +344,10 @@ def _locked_delete(
                 # A row this delete also removes is reported deleted (with the values it had), not updated.
                 doomed = {_row_of(model, obj) for model, objs in collector.data.items() for obj in objs}
                 _report_updates(updates, pending.info if pending else None, using, doomed | gone, run)
+            report_relations = m2m.read_cascaded_relations(collector) if relations else None
             result = django_delete(collector)  # on_commit deliveries: dropped if this fails
+            if report_relations is not None:
+                report_relations()
     if vetoed is not None:
         raise vetoed
     return result

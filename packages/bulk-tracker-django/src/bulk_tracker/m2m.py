@@ -106,25 +106,12 @@ class _Change:
         changed = [pk for pk in rows.pk_sorted(self.old, self.model._meta.pk) if self.old[pk] != self.now[pk]]
         if not changed:
             return []
-        load = _Loader(self.model, self.using, changed, self.instance)
+        # The rows as they are now, read with the write (a later write in the transaction could delete them).
+        known = {} if self.instance is None else {self.instance.pk: self.instance}
+        missing = [pk for pk in changed if pk not in known]
+        found = {**self.model._base_manager.using(self.using).in_bulk(missing), **known} if missing else known
         name = self.field.name
-        return [ModifiedObject.built_on_access(functools.partial(load, pk), {name: self.old[pk]}, pk) for pk in changed]
-
-
-class _Loader:
-    """The rows of the reported pks, read once, when a receiver first reads an instance."""
-
-    def __init__(self, model: type[models.Model], using: str, pks: list[Hashable], known: models.Model | None):
-        self.model, self.using, self.pks = model, using, pks
-        self.loaded: dict[Any, models.Model] | None = None
-        self.known = known
-
-    def __call__(self, pk: Hashable) -> models.Model:
-        if self.known is not None and self.known.pk == pk:
-            return self.known
-        if self.loaded is None:
-            self.loaded = self.model._base_manager.using(self.using).in_bulk(self.pks)
-        return self.loaded[pk]
+        return [ModifiedObject(found[pk], {name: self.old[pk]}) for pk in changed if pk in found]
 
 
 def _columns(field: Any) -> tuple[str, str]:
@@ -310,3 +297,69 @@ class M2MPatch:
 
 
 registry.register_patch(M2MPatch())
+
+
+# --- a related row's delete: Django cascades to the through table without m2m_changed -----------------
+
+
+def _through_field(through: type[models.Model], using: str) -> tuple[type[models.Model], Any] | None:
+    """The declaring model and tracked field whose auto-created through model ``through`` is, unless the
+    delete is a related manager's own (``remove()``, ``clear()``: reported through ``m2m_changed``)."""
+    declaring = through._meta.auto_created
+    if not isinstance(declaring, type):
+        return None  # a custom through model: its rows are its own
+    held, block = _open.get(), _block(using)
+    if (held is not None and through in held) or any(key[1] is through for key in _pending.get(block, {})):
+        return None
+    for f in tracked_m2m_fields(declaring):
+        if f.remote_field.through is through:
+            return declaring, f
+    return None
+
+
+def cascades_to_relations(collector: Any) -> bool:
+    """True when ``collector`` deletes through rows of a tracked field a receiver wants (no query)."""
+    for model in [qs.model for qs in collector.fast_deletes] + list(collector.data):
+        tracked = _through_field(model, collector.using)
+        if tracked is not None and wants(post_update_signal, tracked[0], [tracked[1].name]):
+            return True
+    return False
+
+
+def read_cascaded_relations(collector: Any) -> Callable[[], None]:
+    """Before Django's delete: read the relations the delete changes for rows it keeps; the returned
+    function reports them once the delete is done (one call per field, in the delete's transaction).
+
+    Deleting a tag deletes its rows of ``Book.tags.through``: every book that had it changes, unreported
+    by Django. The books the delete removes themselves are reported deleted, not changed.
+    """
+    using = collector.using
+    pairs_by_field: dict[Any, tuple[type[models.Model], list[tuple[Any, Any]]]] = {}
+    for model, rows_of in [(qs.model, qs) for qs in collector.fast_deletes] + list(collector.data.items()):
+        tracked = _through_field(model, using)
+        if tracked is None:
+            continue
+        declaring, f = tracked
+        source, other = _columns(f)
+        if isinstance(rows_of, models.QuerySet):
+            pairs = list(rows_of.values_list(source, other))
+        else:
+            pairs = [(getattr(obj, source), getattr(obj, other)) for obj in rows_of]
+        pairs_by_field.setdefault(f, (declaring, []))[1].extend(pairs)
+    found: list[tuple[_Change, list[tuple[Any, Any]]]] = []
+    for f, (declaring, pairs) in pairs_by_field.items():
+        doomed = {obj.pk for obj in collector.data.get(declaring, ())}
+        kept = [pk for pk in dict.fromkeys(pk for pk, _ in pairs) if pk not in doomed]
+        if kept and wants(post_update_signal, declaring, [f.name]):
+            change = _Change(declaring, f, using, None)
+            change.read(kept)
+            found.append((change, pairs))
+
+    def report() -> None:
+        for change, pairs in found:
+            for pk, related_pk in pairs:
+                if pk in change.now:
+                    change.now[pk].discard(related_pk)
+            _report(change)
+
+    return report
