@@ -310,3 +310,14 @@ def test_a_delete_straight_from_the_through_table_is_reported(pair, labels, rece
     assert ours == (theirs[0], {"testapp.Record_labels": theirs[1]["testapp.PlainRecord_labels"]})
     assert relation(record) == relation(plain) == [labels[1].pk]
     assert received.only("update").objects == [ModifiedObject(record, {"labels": pks(*labels[:2])})]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_related_row_in_autocommit_is_reported_after_its_commit(capture_signals):
+    label, other = Label.objects.create(name="a"), Label.objects.create(name="b")
+    record = Record.objects.create(title="r")
+    record.labels.add(label, other)
+    with capture_signals() as captured:
+        old = pks(label, other)
+        label.delete()  # no atomic block of the caller's
+    captured.assert_m2m_changed(record, "labels", old=old, new=[other])

@@ -309,7 +309,8 @@ def _through_field(through: type[models.Model], using: str) -> tuple[type[models
     if not isinstance(declaring, type):
         return None  # a custom through model: its rows are its own
     held, block = _open.get(), _block(using)
-    if (held is not None and through in held) or any(key[1] is through for key in _pending.get(block, {})):
+    waiting = _pending.get(block, {}) if block is not None else {}
+    if (held is not None and through in held) or any(key[1] is through for key in waiting):
         return None
     for f in tracked_m2m_fields(declaring):
         if f.remote_field.through is through:
