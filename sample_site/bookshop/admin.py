@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AuditEntry, Author, Book, Category, Review
+from .models import AuditEntry, Author, Book, Category, Review, Tag
 
 
 @admin.register(Author)
@@ -12,11 +12,13 @@ class AuthorAdmin(admin.ModelAdmin):
 class BookAdmin(admin.ModelAdmin):
     list_display = ["title", "author", "category", "price", "stock"]
     list_editable = ["price", "stock"]
-    list_filter = ["category", "author"]
+    list_filter = ["category", "author", "tags"]
+    filter_horizontal = ["tags"]  # saving the form set()s them: one report of the book's old tags
 
 
 admin.site.register(Category)
 admin.site.register(Review)
+admin.site.register(Tag)
 
 
 @admin.register(AuditEntry)

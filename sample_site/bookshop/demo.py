@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 
 from bulk_tracker import suspended
 
-from .models import Author, Book, Category, Review
+from .models import Author, Book, Category, Review, Tag
 from .receivers import recount_books
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
@@ -43,6 +43,10 @@ def add_demo_data() -> bool:
                 Review(book=books[4], text="The best entry point to the Culture.", stars=5),
             ]
         )
+        tags = {t.name: t for t in Tag.objects.bulk_create(Tag(name=n) for n in ("classic", "award winner", "series"))}
+        books[0].tags.add(tags["classic"], tags["award winner"])
+        books[1].tags.add(tags["classic"], tags["series"])
+        books[3].tags.add(tags["series"])
     recount_books(Author.objects.all())
     return True
 

@@ -17,6 +17,15 @@ class Category(BulkTrackerModel):
         return self.name
 
 
+class Tag(models.Model):
+    """Not tracked itself: a book's tags are part of the book (``Book.bulk_tracker_m2m``)."""
+
+    name = models.CharField(max_length=30, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Author(BulkTrackerModel):
     name = models.CharField(max_length=100, unique=True)
     book_count = models.PositiveIntegerField(default=0, editable=False)  # kept exact by receivers.py
@@ -34,8 +43,10 @@ class Book(BulkTrackerModel):
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="books")
     price = models.DecimalField(max_digits=8, decimal_places=2)
     stock = models.PositiveIntegerField(default=0)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="books")
 
     tracker = FieldTracker()
+    bulk_tracker_m2m = ("tags",)  # add(), remove(), set(), clear() of tags: post_update_signal of the book
 
     def __str__(self) -> str:
         return self.title

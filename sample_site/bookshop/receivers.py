@@ -44,6 +44,17 @@ def _shown(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
+def _change(obj: ModifiedObject[Any], field: str, old: Any) -> list[str]:
+    """``[old, new]`` as the feed shows them; a many-to-many field's sets as the related rows' names."""
+    instance = obj.instance
+    many = next((f for f in instance._meta.many_to_many if f.name == field), None)
+    if many is None:
+        return [_shown(old), _shown(getattr(instance, field))]
+    related = many.related_model._base_manager
+    names = sorted(str(tag) for tag in related.filter(pk__in=old))
+    return [", ".join(names) or "—", ", ".join(sorted(str(tag) for tag in getattr(instance, field).all())) or "—"]
+
+
 def audit(
     sender: type, objects: list[ModifiedObject[Any]], tracking_info_: TrackingInfo | None = None, **kwargs: Any
 ) -> None:
@@ -58,9 +69,7 @@ def audit(
             model=sender.__name__,
             object_id=str(obj.instance.pk),
             object_repr=str(obj.instance)[:200],
-            changes={
-                field: [_shown(old), _shown(getattr(obj.instance, field))] for field, old in obj.changed_values.items()
-            },
+            changes={field: _change(obj, field, old) for field, old in obj.changed_values.items()},
             user=user,
             comment=comment[:200],
         )

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from sample_site.bookshop.demo import add_demo_data
-from sample_site.bookshop.models import AuditEntry, Author, Book, Review
+from sample_site.bookshop.models import AuditEntry, Author, Book, Review, Tag
 from sample_site.bookshop.receivers import book_cache_key, was_price_key
 
 pytestmark = pytest.mark.django_db
@@ -139,3 +139,30 @@ def test_only_price_changes_reach_the_old_price_receiver(shop, client, django_ca
         client.post("/raise-prices/", {"percent": "10"})
     assert cache.get(was_price_key(dune.pk)) == Decimal("9.50")
     assert "was 9.50" in client.get("/").content.decode()
+
+
+def test_editing_a_books_tags_in_the_admin_is_one_audited_change(shop, admin_client, admin_user, capture_signals):
+    book = Book.objects.get(title="The Left Hand of Darkness")
+    tags = dict(Tag.objects.values_list("name", "pk"))
+    form = {
+        "isbn": book.isbn,
+        "title": book.title,
+        "author": book.author_id,
+        "category": book.category_id,
+        "price": book.price,
+        "stock": book.stock,
+        "tags": [tags["classic"], tags["series"]],
+    }
+    with capture_signals() as captured:
+        response = admin_client.post(f"/admin/bookshop/book/{book.pk}/change/", form)
+    assert response.status_code == 302
+    captured.assert_m2m_changed(
+        book, "tags", old=[tags["classic"], tags["award winner"]], new=[tags["classic"], tags["series"]]
+    )
+    [entry] = AuditEntry.objects.all()
+    assert (entry.operation, entry.object_repr, entry.changes, entry.user) == (
+        "update",
+        "The Left Hand of Darkness",
+        {"tags": ["award winner, classic", "classic, series"]},
+        admin_user,
+    )
