@@ -10,7 +10,8 @@ It listens to Django's own ``m2m_changed``: at the first ``pre_*`` of an operati
 relation of the rows concerned (one statement, in the operation's transaction), and at its ``post_*``
 reports the rows whose set changed. ``set()``, which Django makes of a remove and an add, is one
 operation: its manager's ``set()`` is wrapped (the one patch here, undone by ``uninstall()``).
-Installed by :mod:`bulk_tracker.registry`.
+A related row's delete removes its through rows with no ``m2m_changed``: ``deletion`` asks
+:func:`read_cascaded_relations` before Django deletes. Installed by :mod:`bulk_tracker.registry`.
 """
 
 from __future__ import annotations
