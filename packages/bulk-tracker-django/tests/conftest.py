@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -88,3 +89,16 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("bulk_tracker")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def books() -> list[Any]:
+    """Three books: Ann's a (5.00, stock 1) and b (7.00, stock 0), and c (9.00, stock 3) with no author."""
+    from testapp.models import Author, Book
+
+    ann = Author.objects.create(name="Ann")
+    return [
+        Book.objects.create(title="a", price=Decimal("5.00"), stock=1, author=ann),
+        Book.objects.create(title="b", price=Decimal("7.00"), stock=0, author=ann),
+        Book.objects.create(title="c", price=Decimal("9.00"), stock=3),
+    ]

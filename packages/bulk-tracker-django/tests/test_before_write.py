@@ -58,16 +58,6 @@ def veto(**kwargs: Any) -> None:
     raise VetoError("no")
 
 
-@pytest.fixture
-def books():
-    ann = Author.objects.create(name="Ann")
-    return [
-        Book.objects.create(title="a", price=Decimal("5.00"), stock=1, author=ann),
-        Book.objects.create(title="b", price=Decimal("7.00"), stock=0, author=ann),
-        Book.objects.create(title="c", price=Decimal("9.00"), stock=3),
-    ]
-
-
 def table() -> list[tuple[Any, ...]]:
     return sorted(Book.objects.values_list("pk", "title", "price", "stock", "author_id"))
 

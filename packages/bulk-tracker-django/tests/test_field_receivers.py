@@ -50,16 +50,6 @@ def connect():
         post_update_signal.disconnect(receiver_, sender=sender)
 
 
-@pytest.fixture
-def books():
-    ann = Author.objects.create(name="Ann")
-    return [
-        Book.objects.create(title="a", price=Decimal("5.00"), stock=1, author=ann),
-        Book.objects.create(title="b", price=Decimal("7.00"), stock=0, author=ann),
-        Book.objects.create(title="c", price=Decimal("9.00"), stock=3),
-    ]
-
-
 def test_a_field_receiver_gets_only_the_rows_where_a_field_it_watches_changed(books, connect, received):
     stock, price, every = connect(Calls(), fields={"stock"}), connect(Calls(), fields={"price", "rating"}), Calls()
     connect(every)

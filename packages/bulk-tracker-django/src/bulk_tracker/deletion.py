@@ -303,8 +303,9 @@ def _tracked_collector_delete(collector: Collector) -> Any:
     updates = pending.updates if pending is not None else []
     reported = [model for model in collector.data if _reports(model)]
     fast = [qs for qs in collector.fast_deletes if _reports(qs.model)]
-    announces = any(_announces(model) for model in collector.data)
-    if not updates and not reported and not fast and not announces and not m2m.cascades_to_relations(collector):
+    announced = [model for model in collector.data if _announces(model)]
+    relations = m2m.cascades_to_relations(collector)
+    if not updates and not reported and not fast and not announced and not relations:
         return django_delete(collector)  # nothing of ours: exactly Django's delete
     using = collector.using
     run = _DeleteRun(using, current_tracking_info())
@@ -313,33 +314,34 @@ def _tracked_collector_delete(collector: Collector) -> Any:
     with delivered_after(using):  # in autocommit, after the delete's own commit has run every callback
         token = _current_run.set(run)
         try:
-            return _locked_delete(collector, run, reported, pending)
+            return _locked_delete(collector, run, reported, pending, announced, relations)
         finally:
             _current_run.reset(token)
 
 
 def _locked_delete(
-    collector: Collector, run: _DeleteRun, reported: list[type[models.Model]], pending: _PendingUpdates | None
+    collector: Collector,
+    run: _DeleteRun,
+    reported: list[type[models.Model]],
+    pending: _PendingUpdates | None,
+    announced: list[type[models.Model]],
+    relations: bool,
 ) -> Any:
-    """Django's delete, after the locked re-read of what will be reported and the SET_* reports."""
+    """Django's delete, after the locked re-read of what will be reported, the before-write signals of
+    the ``announced`` models (a veto: nothing deleted) and the SET_* reports; with ``relations``, the
+    many-to-many relations it changes for kept rows are read before and reported after."""
     django_delete = _patch.django_delete
     using = collector.using
     updates = pending.updates if pending is not None else []
     locks = connections[using].features.has_select_for_update
     stale = _rows_to_read(collector, reported, locks)
-    announced = [model for model in collector.data if _announces(model)]
-    relations = m2m.cascades_to_relations(collector)
     if not updates and not stale and not announced and not relations:
         return django_delete(collector)  # Django's own statements; post_delete fills the run
-    vetoed: Exception | None = None
     with transaction.atomic(using=using, savepoint=False):
         gone = _read_rows(using, run, stale, updates if locks else [])
-        try:
-            befores = [Before(pre_delete_signal, m, _by_pk(m, collector.data[m]), None) for m in announced]
-            send_before_write(befores, run.info, using)
-        except Exception as error:  # a veto: raised once the (unwritten) transaction is left
-            vetoed = error
-        else:
+        befores = [Before(pre_delete_signal, m, _by_pk(m, collector.data[m]), None) for m in announced]
+        vetoed = send_before_write(befores, run.info, using)
+        if vetoed is None:
             if updates:
                 # A row this delete also removes is reported deleted (with the values it had), not updated.
                 doomed = {_row_of(model, obj) for model, objs in collector.data.items() for obj in objs}

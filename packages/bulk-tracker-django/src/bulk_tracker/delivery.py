@@ -201,23 +201,30 @@ class Before:
     values: Any
 
 
-def send_before_write(befores: Iterable[Before], tracking_info: TrackingInfo | None, using: str) -> None:
-    """Send the before-write signals of one write now, in one savepoint on ``using``: a receiver that raises
-    (a veto) takes every receiver's writes of the write with it, and its exception reaches the caller.
-    Always ``Signal.send``. A call without objects is not made.
+def send_before_write(befores: Iterable[Before], tracking_info: TrackingInfo | None, using: str) -> Exception | None:
+    """Send the before-write signals of one write now, in one savepoint on ``using``; return a veto.
+
+    A receiver that raises vetoes the write: every receiver's writes of the write are rolled back with
+    the savepoint, and its exception is returned, for the caller to raise once it has left its own
+    transaction unwritten (raised inside, it would break the caller's enclosing ``atomic()``). Always
+    ``Signal.send``. A call without objects is not made.
     """
     calls = [before for before in befores if before.objects]
     if not calls:
-        return
-    with transaction.atomic(using=using):
-        for before in calls:
-            before.signal.send(
-                sender=before.model,
-                objects=list(before.objects),
-                values=before.values,
-                tracking_info_=tracking_info,
-                using=using,
-            )
+        return None
+    try:
+        with transaction.atomic(using=using):
+            for before in calls:
+                before.signal.send(
+                    sender=before.model,
+                    objects=list(before.objects),
+                    values=before.values,
+                    tracking_info_=tracking_info,
+                    using=using,
+                )
+    except Exception as veto:
+        return veto
+    return None
 
 
 @contextmanager

@@ -7,7 +7,7 @@ import decimal
 import functools
 import json
 import operator
-from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any, TypeVar
 
@@ -166,6 +166,12 @@ class Builder:
 def loader(model: type[M], alias: str) -> Callable[[Sequence[Any]], M]:
     """The instance of a row of every concrete column (``concrete_fields`` order), as loaded from ``alias``."""
     return functools.partial(model.from_db, alias, row_attnames(model))
+
+
+def instances(model: type[M], alias: str, by_pk: Mapping[Hashable, Row]) -> list[M]:
+    """The instances of whole rows ``{pk: {attname: value}}`` (as ``read_values()`` reads them), in pk order."""
+    load, names = loader(model, alias), row_attnames(model)
+    return [load([by_pk[pk][name] for name in names]) for pk in pk_sorted(by_pk, model._meta.pk)]
 
 
 def related_objects(field: ForeignObject, alias: str, values: Iterable[Any]) -> dict[Any, models.Model]:

@@ -95,21 +95,14 @@ class Operation(ABC, Generic[M, R]):
         """The phases in order; see the module's docstring."""
         if not self.plan():
             return self.untracked()
-        vetoed: Exception | None = None
         with delivered_after(self.alias):  # in autocommit: every report made, then a failure raised
             with self.atomic():
                 self.read_before()
-                try:
-                    self._send_before()
-                except Exception as error:  # a veto: raised once the (unwritten) transaction is left
-                    vetoed = error
-                else:
+                vetoed = send_before_write(self.before_write(), self.info, self.alias)
+                if vetoed is None:
                     result = self.write()
                     reports = self.changes()
             if vetoed is not None:
                 raise vetoed
             self.deliver(reports)
         return result
-
-    def _send_before(self) -> None:
-        send_before_write(self.before_write(), self.info, self.alias)

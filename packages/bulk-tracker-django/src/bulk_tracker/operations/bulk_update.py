@@ -94,11 +94,8 @@ class BulkUpdate(Operation[M, int]):
     def before_write(self) -> list[Before]:
         if not self.announced:
             return []
-        load = rows.loader(self.model, self.alias)
-        names = rows.row_attnames(self.model)
-        order = rows.pk_sorted(self.old, self.model._meta.pk)
-        current = [load([self.old[pk][name] for name in names]) for pk in order]
-        about = {pk: {f.attname: getattr(self.first[pk], f.attname) for f in self.written} for pk in order}
+        current = rows.instances(self.model, self.alias, self.old)
+        about = {obj.pk: {f.attname: getattr(self.first[obj.pk], f.attname) for f in self.written} for obj in current}
         return [Before(pre_update_signal, self.model, current, about)]
 
     def write(self) -> int:

@@ -64,7 +64,7 @@ class Update(Operation[M, int]):
         self.diffs: dict[Hashable, rows.Row] = {}  # by old pk: the old values of what changed
         self.new: dict[Hashable, Callable[[], M]] = {}  # by new pk: the rows that changed, as written, built on call
         self.in_one_statement = False  # the UPDATE itself reads the old values
-        self.before: list[M] = []  # the rows about to be written, whole, for pre_update_signal
+        self.whole: dict[Hashable, rows.Row] = {}  # by pk: the rows about to be written, for pre_update_signal
         self.reported = False  # post_update_signal has a receiver that counts what is written
         self.announced = False  # pre_update_signal has a receiver
 
@@ -96,20 +96,19 @@ class Update(Operation[M, int]):
         attnames = self._attnames()
         annotation = _new_pk_annotation(self.model, self.written, self.values)
         if self.announced:  # the rows whole, for pre_update_signal's receivers
-            names = rows.row_attnames(self.model)
-            whole = rows.read_values(self.queryset, names, annotation)
-            load = rows.loader(self.model, self.alias)
-            order = rows.pk_sorted(whole, self.model._meta.pk)
-            self.before = [load([whole[pk][name] for name in names]) for pk in order]
+            self.whole = rows.read_values(self.queryset, rows.row_attnames(self.model), annotation)
             kept = [*attnames, *(annotation or ())]
-            self.old = {pk: {name: row[name] for name in kept} for pk, row in whole.items()}
+            self.old = {pk: {name: row[name] for name in kept} for pk, row in self.whole.items()}
         else:
             self.old = rows.read_values(self.queryset, attnames, annotation)
         self.moved = _new_pks(self.model, self.old, self.written, self.values)
 
     def before_write(self) -> list[Before]:
+        if not self.whole:
+            return []
         values = dict(self.values)  # one dict, the same for every row: what update() was given
-        return [Before(pre_update_signal, self.model, self.before, {row.pk: values for row in self.before})]
+        current = rows.instances(self.model, self.alias, self.whole)
+        return [Before(pre_update_signal, self.model, current, {row.pk: values for row in current})]
 
     def write(self) -> int:
         if self.in_one_statement:
