@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -330,3 +330,47 @@ def test_a_veto_anywhere_in_a_cascade_takes_every_before_receivers_writes_with_i
         pre_delete_signal.disconnect(sender=Book, dispatch_uid="test_before_write.veto")
     assert (Author.objects.count(), Book.objects.count()) == (1, 1)
     assert not Note.objects.exists()
+
+
+def _ledger_rows(model: Any) -> list[tuple[Any, ...]]:
+    return list(model.objects.order_by("pk").values_list("label", "amount", "qty", "data"))
+
+
+def _seed(model: Any) -> None:
+    with suspended():
+        model.objects.bulk_create(model(label=f"l{i}", amount=Decimal(i), qty=i, data={"i": i}) for i in range(4))
+
+
+def _write(model: Any, op: str) -> Any:
+    if op == "update":
+        return model.objects.filter(qty__gte=1).update(qty=F("qty") * 2, label="u")
+    if op == "bulk_update":
+        objs = list(model.objects.order_by("pk"))
+        for obj in objs:
+            obj.amount, obj.data = obj.amount + 1, {"j": obj.qty}
+        return model.objects.bulk_update(objs, ["amount", "data"], batch_size=3)
+    if op == "save":
+        obj = model.objects.order_by("pk")[1]
+        obj.label = "saved"
+        return obj.save()
+    if op == "bulk_create":
+        return len(model.objects.bulk_create([model(label="n", qty=9), model(label="m")]))
+    if op == "create":
+        return model.objects.create(label="c", qty=5).label
+    return model.objects.filter(qty__lt=2).delete()[0]
+
+
+@pytest.mark.parametrize("op", ["update", "bulk_update", "save", "bulk_create", "create", "delete"])
+def test_with_before_receivers_every_write_changes_the_table_as_on_a_plain_twin(received, op):
+    from testapp.models import Ledger, PlainLedger
+
+    _seed(Ledger)
+    _seed(PlainLedger)
+    signals = (pre_update_signal, pre_create_signal, pre_delete_signal)
+    with ExitStack() as stack:
+        calls = [stack.enter_context(before(signal, nothing, sender=Ledger)) for signal in signals]
+        stack.enter_context(received.committing())
+        ours = _write(Ledger, op)
+    assert ours == _write(PlainLedger, op)
+    assert _ledger_rows(Ledger) == _ledger_rows(PlainLedger)
+    assert sum(len(c) for c in calls) == 1  # one before-write call for the operation
